@@ -1,5 +1,6 @@
 // Prefill matrix product, the fallback where cuBLAS is absent:
-//   Y[m, n] (+)= X[m, k] · W[n, k]^T + bias[n]
+//   Y[m, n] (+)= X[m, k] · W[n, k]^T + bias[n]        nnl_gemm_*         (nn.Linear [out, in])
+//   Y[m, n] (+)= X[m, k] · W[k, n] + bias[n]          nnl_gemm_conv1d_*  (GPT-2 Conv1D [in, out])
 // 64x64 output tiles, 16-deep k slices staged in shared memory (weights converted to fp32 on the
 // way in), each of 256 threads computing a 4x4 block of outputs in fp32.
 #include "nnl_common.cuh"
@@ -10,10 +11,10 @@
 
 // Block: exactly 256 threads (1-D). Grid: (ceil(n/64), ceil(m/64)); fewer blocks are fine
 // (tiles are walked grid-stride). Any m, n, k. accumulate != 0 adds into Y.
-template <typename T>
-__device__ __forceinline__ void nnl_gemm_impl(
+template <typename T, bool CONV1D>
+__device__ __forceinline__ void nnl_gemm_tiles(
     const float* __restrict__ x,   // [m, k]
-    const void* w_,                // [n, k]
+    const void* w_,                // [n, k], or [k, n] when CONV1D
     const void* bias_,             // [n] or null
     float* y,                      // [m, n]
     int m, int n, int k, int accumulate)
@@ -42,8 +43,17 @@ __device__ __forceinline__ void nnl_gemm_impl(
                     int idx = tid + 256 * e, r = idx / NNL_BK, kk = idx % NNL_BK;
                     int gr = row0 + r, gk = k0 + kk;
                     xs[kk][r] = gr < m && gk < k ? x[(size_t)gr * k + gk] : 0.0f;
-                    int gc = col0 + r;
-                    ws[kk][r] = gc < n && gk < k ? L::load(w, (size_t)gc * k + gk) : 0.0f;
+                    if (!CONV1D)
+                    {
+                        int gc = col0 + r;
+                        ws[kk][r] = gc < n && gk < k ? L::load(w, (size_t)gc * k + gk) : 0.0f;
+                    }
+                    else
+                    {
+                        // [k, n]: consecutive threads take consecutive columns of one k row.
+                        int c = idx % NNL_BN, kr = idx / NNL_BN, gc = col0 + c, gk2 = k0 + kr;
+                        ws[kr][c] = gc < n && gk2 < k ? L::load(w, (size_t)gk2 * n + gc) : 0.0f;
+                    }
                 }
                 __syncthreads();
 #pragma unroll
@@ -78,6 +88,22 @@ __device__ __forceinline__ void nnl_gemm_impl(
             }
         }
 }
+
+template <typename T>
+__device__ __forceinline__ void nnl_gemm_impl(const float* x, const void* w, const void* bias, float* y, int m, int n, int k, int accumulate)
+{
+    nnl_gemm_tiles<T, false>(x, w, bias, y, m, n, k, accumulate);
+}
+
+template <typename T>
+__device__ __forceinline__ void nnl_gemm_conv1d_impl(const float* x, const void* w, const void* bias, float* y, int m, int n, int k, int accumulate)
+{
+    nnl_gemm_tiles<T, true>(x, w, bias, y, m, n, k, accumulate);
+}
+
+NNL_WEIGHT_ENTRIES(nnl_gemm_conv1d,
+    (const float* x, const void* w, const void* bias, float* y, int m, int n, int k, int accumulate),
+    (x, w, bias, y, m, n, k, accumulate))
 
 NNL_WEIGHT_ENTRIES(nnl_gemm,
     (const float* x, const void* w, const void* bias, float* y, int m, int n, int k, int accumulate),

@@ -10,7 +10,8 @@ extern "C" __global__ void nnl_rope(
     float* x,                           // [n_tokens, row_stride]; head h at columns [h*head_dim, (h+1)*head_dim)
     const int* __restrict__ positions,  // [n_tokens]
     const float* __restrict__ inv_freq, // [rot_dim / 2]
-    int n_tokens, int n_heads, int head_dim, int rot_dim, int row_stride)
+    int n_tokens, int n_heads, int head_dim, int rot_dim, int row_stride,
+    float attention_factor)             // scales cos and sin (YaRN-style scaling; 1 otherwise)
 {
     int half = rot_dim / 2;
     size_t total = (size_t)n_tokens * n_heads * half;
@@ -22,6 +23,8 @@ extern "C" __global__ void nnl_rope(
         float angle = (float)positions[t] * inv_freq[i];
         float s, c;
         sincosf(angle, &s, &c);
+        s *= attention_factor;
+        c *= attention_factor;
         float* p = x + (size_t)t * row_stride + (size_t)h * head_dim;
         float a = p[i], b = p[i + half];
         p[i] = a * c - b * s;
