@@ -119,7 +119,16 @@ public sealed class DeviceMemoryPool : IDisposable
                     }
                 }
             }
-            else address = _space.Allocate(blockBytes / _space.PageBytes, _budget, out path);
+            else
+            {
+                address = _space.Allocate(blockBytes / _space.PageBytes, _budget, out path);
+                if (address == 0 && _small.TakeEmptyPages() is { Count: > 0 } emptyPages)
+                {
+                    // The page kept warm for small blocks is needed: give it back and try again.
+                    foreach (ulong page in emptyPages) _space.Free(page);
+                    address = _space.Allocate(blockBytes / _space.PageBytes, _budget, out path);
+                }
+            }
 
             if (address == 0)
             {
