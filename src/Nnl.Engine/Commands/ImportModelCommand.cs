@@ -20,7 +20,7 @@ public sealed class ImportModelCommand : INnlCommand
     /// <summary>Threads for the CPU backend's matrix products; null = all cores.</summary>
     public int? Threads { get; init; }
 
-    /// <summary>Resolves the tokenizer of a model directory (null when it has none). Set by the host once tokenizers are wired in.</summary>
+    /// <summary>Resolves the tokenizer of a model directory (null when it has none); defaults to the directory's tokenizer.json or vocab.json + merges.txt.</summary>
     public Func<string, IGenerationTokenizer?>? TokenizerResolver { get; init; }
 
     public void Execute(ICommandSink sink)
@@ -37,7 +37,7 @@ public sealed class ImportModelCommand : INnlCommand
         LoadedModel model;
         try
         {
-            var tokenizer = TokenizerResolver?.Invoke(directory);
+            var tokenizer = TokenizerResolver is null ? ModelTokenizer.TryLoad(directory) : TokenizerResolver(directory);
             model = LoadedModel.LoadCpu(directory, tokenizer, (done, total) =>
             {
                 var percent = total == 0 ? 100 : (int)(done * 100 / total);
