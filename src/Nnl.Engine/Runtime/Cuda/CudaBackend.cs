@@ -86,6 +86,9 @@ public sealed class CudaBackend : IComputeBackend
     /// <summary>Forces one attention path for every call (tests); null = choose by rows.</summary>
     public CudaAttentionPath? ForcedAttentionPath { get; set; }
 
+    /// <summary>Forces the positions per split of split attention (tests); null = fill the GPU about twice.</summary>
+    public int? ForcedSplitLength { get; set; }
+
     public bool Supports(BackendOperation operation, TensorDType weightType) =>
         weightType is TensorDType.F32 or TensorDType.F16 or TensorDType.BF16;
 
@@ -342,7 +345,8 @@ public sealed class CudaBackend : IComputeBackend
             // Enough splits that heads x rows x splits fill the GPU about twice; at least 16 keys each.
             int context = Math.Min(b.Host.MaxContext, capacity);
             int wanted = Math.Max(1, (2 * _sms + heads * rows - 1) / (heads * rows));
-            int splitLen = Math.Max(16, (context + wanted - 1) / wanted);
+            int splitLen = ForcedSplitLength ?? Math.Max(16, (context + wanted - 1) / wanted);
+            if (splitLen <= 0) throw Bad("Attention", nameof(ForcedSplitLength), $"{splitLen} positions per split");
             int splits = (context + splitLen - 1) / splitLen;
             ulong partial = Scratch((long)rows * heads * splits * (hd + 2) * sizeof(float));
             Launch("attention_decode", $"nnl_attention_decode_{s}", ((uint)splits, (uint)heads, (uint)rows), (128, 1, 1),
