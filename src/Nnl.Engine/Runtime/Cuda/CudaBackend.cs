@@ -49,6 +49,7 @@ public sealed class CudaBackend : IComputeBackend
     private readonly bool _ownsStream;
     private readonly bool _ownsAllocator;
     private readonly Cublas? _cublas;
+    private readonly string? _cublasFailure;
     private readonly Dictionary<float[], DeviceAllocation> _invFreq = new(ReferenceEqualityComparer.Instance);
     private readonly int _sms;
     private DeviceAllocation? _scratch;
@@ -66,7 +67,11 @@ public sealed class CudaBackend : IComputeBackend
         _ownsAllocator = allocator is null;
         Allocator = allocator ?? new CachingDeviceAllocator(context);
         _sms = CudaDriver.Attribute(CudaDriver.GetDevice(context.Ordinal), CudaDeviceAttribute.MultiprocessorCount);
-        if (useCublas && Cublas.IsAvailable) _cublas = new Cublas(context);
+        if (useCublas && Cublas.IsAvailable)
+        {
+            try { _cublas = new Cublas(context); }
+            catch (NnlException e) { _cublasFailure = $"cuBLAS is installed but could not start ({e.Message}); Nnl's own GEMM kernels are used instead."; }
+        }
     }
 
     public CudaContext Context { get; }
@@ -78,7 +83,7 @@ public sealed class CudaBackend : IComputeBackend
     public bool UsesCublas => _cublas is not null;
 
     /// <summary>Why cuBLAS is not used (for a warning), or null.</summary>
-    public string? CublasUnavailableReason => _cublas is null ? Cublas.UnavailableReason ?? "cuBLAS was turned off." : null;
+    public string? CublasUnavailableReason => _cublas is null ? _cublasFailure ?? Cublas.UnavailableReason ?? "cuBLAS was turned off." : null;
 
     /// <summary>Forces one matrix-product path for every call (tests); null = choose by rows.</summary>
     public CudaMatMulPath? ForcedMatMulPath { get; set; }
@@ -136,10 +141,11 @@ public sealed class CudaBackend : IComputeBackend
 
     public unsafe void Upload(BackendTensor destination, ReadOnlySpan<float> source)
     {
+        // The copy is queued; a pageable source (managed memory) is staged by the driver before the
+        // call returns, so the caller may reuse it at once.
         var t = F32(destination, "Upload", "destination");
         if (source.Length != t.ElementCount)
             throw new NnlArgumentException(nameof(source), $"Upload to {t}: {source.Length} values for {t.ElementCount} elements");
-        // Pageable source: the driver stages it before the call returns.
         fixed (float* s = source) CudaCopy.HostToDevice(t.Pointer, (IntPtr)s, t.ByteCount, Stream);
     }
 
@@ -342,10 +348,10 @@ public sealed class CudaBackend : IComputeBackend
         var path = ForcedAttentionPath ?? (rows <= SplitAttentionMaxRows ? CudaAttentionPath.Split : CudaAttentionPath.PerRow);
         if (path == CudaAttentionPath.Split)
         {
-            // Enough splits that heads x rows x splits fill the GPU about twice; at least 16 keys each.
+            // About eight blocks (32 warps) per SM so the cache reads overlap; at least 64 keys a split.
             int context = Math.Min(b.Host.MaxContext, capacity);
-            int wanted = Math.Max(1, (2 * _sms + heads * rows - 1) / (heads * rows));
-            int splitLen = ForcedSplitLength ?? Math.Max(16, (context + wanted - 1) / wanted);
+            int wanted = Math.Max(1, (8 * _sms + heads * rows - 1) / (heads * rows));
+            int splitLen = ForcedSplitLength ?? Math.Max(64, (context + wanted - 1) / wanted);
             if (splitLen <= 0) throw Bad("Attention", nameof(ForcedSplitLength), $"{splitLen} positions per split");
             int splits = (context + splitLen - 1) / splitLen;
             ulong partial = Scratch((long)rows * heads * splits * (hd + 2) * sizeof(float));
