@@ -5,16 +5,21 @@ namespace Nnl.Engine.Runtime;
 /// binder, execute it, release the weights and the activations no later node reads. This is the
 /// CPU engine's loop; the GPU offload scheduler runs the same steps with prefetching around them.
 /// </summary>
-public sealed class ComputationTableRunner
+public sealed class ComputationTableRunner : IModelRunner
 {
-    public ComputationTableRunner(ComputationTable table, IComputeBackend backend, IWeightBinder binder)
+    private readonly IDisposable[] _owned;
+
+    /// <param name="owned">Disposed with the runner, last first (the binder, the backend, the weight files).</param>
+    public ComputationTableRunner(ComputationTable table, IComputeBackend backend, IWeightBinder binder, params IDisposable[] owned)
     {
         Table = table;
         Backend = backend;
         Binder = binder;
+        _owned = owned;
     }
 
     public ComputationTable Table { get; }
+    public string Device => Backend.Name;
     public IComputeBackend Backend { get; }
     public IWeightBinder Binder { get; }
 
@@ -65,5 +70,14 @@ public sealed class ComputationTableRunner
             foreach (var output in Table[p].Outputs)
                 if (output != ComputationTable.LogitsOutput) context.ReleaseActivation(output);
         }
+    }
+
+    public KvCache CreateKvCache(int slots, int capacity) => new(Backend, Table.KvCache, slots, capacity);
+
+    public NnlOffloadStatistics? TakeStatistics() => null;
+
+    public void Dispose()
+    {
+        for (var i = _owned.Length - 1; i >= 0; i--) _owned[i].Dispose();
     }
 }
