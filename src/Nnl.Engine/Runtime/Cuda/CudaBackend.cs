@@ -10,7 +10,7 @@ public enum CudaMatMulPath
     /// <summary>Nnl's GEMV: weights read once for up to 4 rows; decode.</summary>
     Gemv,
 
-    /// <summary>cuBLAS GemmEx, activations converted to the weights' type, fp32 accumulation; prefill.</summary>
+    /// <summary>cuBLAS GemmEx in the weights' type (activations as hi + lo halves), fp32 accumulation; prefill.</summary>
     Cublas,
 
     /// <summary>Nnl's tiled GEMM; prefill without cuBLAS.</summary>
@@ -283,17 +283,20 @@ public sealed class CudaBackend : IComputeBackend
                 break;
             case CudaMatMulPath.Cublas:
             {
-                ulong a = xt.Pointer;
                 var type = CublasType(w.DType);
-                if (w.DType != TensorDType.F32)
+                if (w.DType == TensorDType.F32)
                 {
-                    // cuBLAS takes A and B of one type: round the activations to the weights' type.
-                    long count = (long)rows * k;
-                    a = Scratch(count * 2);
-                    Launch("convert", w.DType == TensorDType.F16 ? "nnl_convert_f32_f16" : "nnl_convert_f32_bf16", Blocks(count), Threads,
-                        xt.Pointer, a, (ulong)count);
+                    _cublas!.MatMul(Stream, xt.Pointer, type, w.Pointer, type, layout == WeightLayout.Linear, y.Pointer, Cublas.DataType.F32, rows, n, k);
+                    break;
                 }
-                _cublas!.MatMul(Stream, a, type, w.Pointer, type, layout == WeightLayout.Linear, y.Pointer, Cublas.DataType.F32, rows, n, k);
+                // cuBLAS takes A and B of one type. Rounding the activations to fp16/bf16 would cost
+                // bf16 models most of their precision, so they go in as hi + lo halves, two products.
+                long count = (long)rows * k;
+                ulong hi = Scratch(count * 4), lo = hi + (ulong)(count * 2);
+                Launch("convert", w.DType == TensorDType.F16 ? "nnl_split_f32_f16" : "nnl_split_f32_bf16", Blocks(count), Threads,
+                    xt.Pointer, hi, lo, (ulong)count);
+                _cublas!.MatMul(Stream, hi, type, w.Pointer, type, layout == WeightLayout.Linear, y.Pointer, Cublas.DataType.F32, rows, n, k);
+                _cublas.MatMul(Stream, lo, type, w.Pointer, type, layout == WeightLayout.Linear, y.Pointer, Cublas.DataType.F32, rows, n, k, beta: 1f);
                 break;
             }
         }
