@@ -53,6 +53,7 @@ public sealed class CudaBackend : IComputeBackend
     private readonly Dictionary<float[], DeviceAllocation> _invFreq = new(ReferenceEqualityComparer.Instance);
     private readonly int _sms;
     private DeviceAllocation? _scratch;
+    private DeviceAllocation? _splitCounters;
     private bool _disposed;
 
     /// <param name="context">The device.</param>
@@ -195,6 +196,23 @@ public sealed class CudaBackend : IComputeBackend
         return _scratch.Pointer;
     }
 
+    /// <summary>
+    /// Zeroed words, one per column block of the split-K Conv1D GEMV: each launch counts its
+    /// finished splits there and leaves them zero again.
+    /// </summary>
+    private ulong SplitCounters(int count)
+    {
+        long bytes = (long)count * sizeof(uint);
+        if (_splitCounters is null || _splitCounters.Bytes < bytes)
+        {
+            if (_splitCounters is not null) Allocator.Free(_splitCounters);
+            _splitCounters = null;
+            _splitCounters = Allocator.Allocate(Math.Max(bytes, 4096), "gemv.split_counters");
+            CudaCopy.Fill(_splitCounters.Pointer, 0, _splitCounters.Bytes, Stream);
+        }
+        return _splitCounters.Pointer;
+    }
+
     // ------------------------------------------------------------------ operations
 
     public void EmbeddingLookup(BackendTensor table, BackendBatch batch, EmbeddingIndex index, BackendTensor output)
@@ -271,9 +289,7 @@ public sealed class CudaBackend : IComputeBackend
                 splits = (k + rowsPerSplit - 1) / rowsPerSplit;
                 ulong partial = Scratch((long)splits * rows * n * sizeof(float));
                 Launch("gemv_conv1d", $"nnl_gemv_conv1d_{s}", ((uint)colBlocks, (uint)splits, 1), (Threads, 1, 1),
-                    w.Pointer, xt.Pointer, partial, n, k, rows, rowsPerSplit);
-                Launch("gemv_conv1d", $"nnl_gemv_conv1d_reduce_{s}", Blocks((long)rows * n), Threads,
-                    partial, biasPointer, y.Pointer, n, rows, splits, 0);
+                    w.Pointer, xt.Pointer, biasPointer, y.Pointer, partial, SplitCounters(colBlocks), n, k, rows, rowsPerSplit, 0);
                 break;
             }
             case CudaMatMulPath.Gemm:
@@ -551,6 +567,8 @@ public sealed class CudaBackend : IComputeBackend
         _invFreq.Clear();
         if (_scratch is not null) Allocator.Free(_scratch);
         _scratch = null;
+        if (_splitCounters is not null) Allocator.Free(_splitCounters);
+        _splitCounters = null;
         _cublas?.Dispose();
         if (_ownsAllocator) Allocator.Dispose();
         if (_ownsStream) Stream.Dispose();
