@@ -197,8 +197,9 @@ public sealed class CudaBackend : IComputeBackend
     }
 
     /// <summary>
-    /// Zeroed words, one per column block of the split-K Conv1D GEMV: each launch counts its
-    /// finished splits there and leaves them zero again.
+    /// Zeroed words for the kernels whose last finishing block merges the others' partial results
+    /// (split-K Conv1D GEMV: one per column block; split attention: one per row and head). Each
+    /// launch leaves them zero again, and launches on the one stream never overlap, so they share.
     /// </summary>
     private ulong SplitCounters(int count)
     {
@@ -375,9 +376,8 @@ public sealed class CudaBackend : IComputeBackend
             int splits = (context + splitLen - 1) / splitLen;
             ulong partial = Scratch((long)rows * heads * splits * (hd + 2) * sizeof(float));
             Launch("attention_decode", $"nnl_attention_decode_{s}", ((uint)splits, (uint)heads, (uint)rows), (128, 1, 1),
-                qt.Pointer, kc.Pointer, vc.Pointer, partial, b.Positions, b.Slots, heads, kvHeads, hd, (int)qt.Columns, capacity, splitLen, shape.Scale);
-            Launch("attention_decode", "nnl_attention_decode_combine", ((uint)heads, (uint)rows, 1), (128, 1, 1),
-                partial, y.Pointer, heads, hd, splits);
+                qt.Pointer, kc.Pointer, vc.Pointer, y.Pointer, partial, SplitCounters(rows * heads), b.Positions, b.Slots,
+                heads, kvHeads, hd, (int)qt.Columns, capacity, splitLen, shape.Scale);
         }
         else
         {
