@@ -114,3 +114,26 @@ public class DocumentedParametersTests
         Assert.False(index.HasDescription);
     }
 }
+
+public class ModuleLayoutTests
+{
+    [Fact]
+    public void WritesTheBuiltVersionIntoTheManifestAndChangesNothingElse()
+    {
+        string source = File.ReadAllText(Path.Combine(RepoPaths.Root, "Nnl.psd1"));
+        string version = $"{Random.Shared.Next(1, 99)}.{Random.Shared.Next(0, 99)}.{Random.Shared.Next(0, 999)}";
+        string written = BuildTools::Nnl.BuildTools.Layout.ModuleLayout.WithModuleVersion(source, version, "Nnl.psd1");
+        Assert.Equal(version, ManifestReader.Parse(written, "out.psd1")["ModuleVersion"]);
+        var before = source.Split('\n');
+        var after = written.Split('\n');
+        Assert.Equal(before.Length, after.Length);
+        Assert.Single(before.Zip(after), p => p.First != p.Second);
+    }
+
+    [Fact]
+    public void RefusesAManifestWithoutExactlyOneModuleVersion()
+    {
+        Assert.Throws<BuildTools::Nnl.BuildTools.Layout.LayoutException>(() =>
+            BuildTools::Nnl.BuildTools.Layout.ModuleLayout.WithModuleVersion("@{ RootModule = 'x' }", "1.0.0", "m.psd1"));
+    }
+}

@@ -73,8 +73,13 @@ public static class SurfaceCheck
         CheckManifest(report, manifest, manifestPath, assemblyPath);
 
         var exported = ManifestReader.StringList(manifest, "CmdletsToExport") ?? [];
+        var helpNames = ReadHelpNames(report, assemblyPath);
         foreach (var cmdlet in cmdlets)
+        {
             CheckCmdlet(report, cmdlet, exported, docsDir);
+            if (helpNames != null)
+                report.Check(helpNames.Contains(cmdlet.Name), $"{cmdlet.Name}: has MAML help for Get-Help", "no command:command with this name in the help file");
+        }
         foreach (var name in exported.Where(n => !cmdlets.Any(c => c.Name == n)))
             report.Check(false, $"{name} in CmdletsToExport is defined by the assembly", "no [Cmdlet] class has this name (case counts)");
         return report;
@@ -147,6 +152,24 @@ public static class SurfaceCheck
         }
         foreach (var doc in documented.Where(d => !cmdlet.Parameters.Contains(d.Name, StringComparer.OrdinalIgnoreCase)))
             report.Check(false, $"{name}: documented -{doc.Name} exists", $"{page}:{doc.Line}: the cmdlet has no such parameter");
+    }
+
+    /// <summary>
+    /// The command names in en-US/&lt;assembly&gt;-Help.xml beside the assembly, where Get-Help looks.
+    /// Run on the module layout (out/Nnl), which must ship it.
+    /// </summary>
+    private static HashSet<string>? ReadHelpNames(Report report, string assemblyPath)
+    {
+        string help = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(assemblyPath))!, "en-US", Path.GetFileName(assemblyPath) + "-Help.xml");
+        if (!File.Exists(help))
+        {
+            report.Check(false, "MAML help file exists", $"{help} not found (run check-surface on the layout from `Nnl.BuildTools layout`)");
+            return null;
+        }
+        var doc = System.Xml.Linq.XDocument.Load(help);
+        var names = doc.Descendants(Help.MamlWriter.Command + "details").Select(d => (string?)d.Element(Help.MamlWriter.Command + "name") ?? "").ToHashSet(StringComparer.Ordinal);
+        report.Check(true, $"MAML help file exists ({names.Count} commands)");
+        return names;
     }
 
     /// <summary>Major.Minor.Build of the assembly: what Directory.Build.props' Version becomes.</summary>
