@@ -93,7 +93,7 @@ if ! command -v node >/dev/null; then
     fail "node not found: install Node.js 20+ for the parse check"
 else
     if [[ ! -d tools/ps-parse/node_modules ]]; then
-        (cd tools/ps-parse && npm install --ignore-scripts --no-audit --no-fund --loglevel=error) || fail "npm install in tools/ps-parse"
+        (cd tools/ps-parse && npm install --no-audit --no-fund --loglevel=error) || fail "npm install in tools/ps-parse"
     fi
     node tools/ps-parse/parse.mjs . 2>&1 | tee "$work/parse.log"
     add_summary "$work/parse.log" "ps-parse"
