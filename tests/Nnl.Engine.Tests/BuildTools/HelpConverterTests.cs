@@ -122,6 +122,7 @@ public class HelpConverterTests
             File.WriteAllText(Path.Combine(docs, "Measure-NnlWidget.md"), SampleHelpPages.MeasureNnlWidget);
             File.WriteAllText(Path.Combine(docs, "about_NnlWidget.md"), SampleHelpPages.AboutNnlWidget);
             File.WriteAllText(Path.Combine(docs, "architecture.md"), "# Architecture\n\nNot a help topic.\n");
+            File.WriteAllText(Path.Combine(docs, "getting-started.md"), "# Getting started\n\nNot a help topic either.\n");
             string outFile = Path.Combine(docs, "out", "en-US", "Nnl.PowerShell.dll-Help.xml");
 
             var result = HelpBuilder.Build(docs, outFile);

@@ -67,6 +67,9 @@ public static partial class CommandHelpParser
         return new CommandHelp(name, file, synopsis, description, syntax, examples, parameters, inputs, outputs, notes, links);
     }
 
+    /// <summary>Verb-Noun with capitals, as cmdlet pages are named (Get-NnlDevice.md, not getting-started.md).</summary>
+    public static bool IsCmdletName(string name) => VerbNoun().IsMatch(name);
+
     /// <summary>The set name MAML and PowerShell use when a cmdlet declares none.</summary>
     public const string AllSets = "__AllParameterSets";
 

@@ -45,9 +45,9 @@ public static class HelpBuilder
             {
                 if (name.StartsWith("about_", StringComparison.OrdinalIgnoreCase))
                     abouts.Add((name, AboutTopicWriter.ToText(MarkdownDocument.Load(page))));
-                else if (name.Contains('-'))
+                else if (CommandHelpParser.IsCmdletName(name))
                     commands.Add(CommandHelpParser.Load(page));
-                // Other pages (architecture.md, performance.md) are articles, not help topics.
+                // Other pages (architecture.md, getting-started.md) are articles, not help topics.
             }
             catch (HelpPageException e)
             {
