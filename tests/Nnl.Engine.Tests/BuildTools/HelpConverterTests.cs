@@ -142,6 +142,34 @@ public class HelpConverterTests
         }
     }
 
+    [Fact]
+    public void TheRepositoryDocsBuildWithOneCommandPerCmdletPage()
+    {
+        string docs = Path.Combine(RepoPaths.Root, "docs");
+        string outDir = Directory.CreateTempSubdirectory("nnl-help-").FullName;
+        try
+        {
+            var result = HelpBuilder.Build(docs, Path.Combine(outDir, "Nnl.PowerShell.dll-Help.xml"));
+            var pages = Directory.GetFiles(docs, "*.md").Select(Path.GetFileNameWithoutExtension).Where(n => CommandHelpParser.IsCmdletName(n!));
+            Assert.Equal(pages.Order(), result.Commands.Select(c => c.Name).Order());
+            Assert.Contains("Get-NnlDevice", result.Commands.Select(c => c.Name));
+            Assert.Contains(Path.Combine(outDir, "about_Nnl.help.txt"), result.AboutFiles);
+        }
+        finally
+        {
+            Directory.Delete(outDir, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void AnAboutPageWithoutShortDescriptionFails()
+    {
+        var doc = MarkdownDocument.Parse("# about_NnlWidget\n\n## LONG DESCRIPTION\nText.\n", "docs/about_NnlWidget.md");
+        var e = Assert.Throws<HelpPageException>(() => AboutTopicWriter.ToText(doc));
+        Assert.Equal(1, e.Line);
+        Assert.Contains("SHORT DESCRIPTION", e.Problem);
+    }
+
     private static int LineOf(string text, string marker) =>
         text[..text.IndexOf(marker, StringComparison.Ordinal)].Count(c => c == '\n') + 1;
 
