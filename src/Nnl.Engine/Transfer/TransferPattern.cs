@@ -44,9 +44,11 @@ internal sealed class TransferPattern : IDisposable
         k.Fill.Launch(Aux(region, stream), Blocks(bytes, k.Blocks), 256, 0, region.DeviceAddress + (ulong)offset, bytes, seed);
     }
 
+    /// <summary>Zeroes a destination before a point, so a copy that never happened cannot pass the check.</summary>
     public unsafe void Clear(TransferRegion region, long offset, long bytes, CudaStream stream)
     {
-        if (region.CpuOnly) { NativeMemory.Clear((byte*)region.HostPointer + offset, (nuint)bytes); return; }
+        // Host memory of any kind is cleared by the CPU (writes are fast even to write-combined memory).
+        if (region.HostPointer != IntPtr.Zero) { NativeMemory.Clear((byte*)region.HostPointer + offset, (nuint)bytes); return; }
         CudaCopy.Fill(region.DeviceAddress + (ulong)offset, 0, bytes, Aux(region, stream));
     }
 
