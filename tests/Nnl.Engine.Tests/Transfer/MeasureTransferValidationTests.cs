@@ -114,3 +114,34 @@ public class MeasureTransferValidationTests
         Assert.Contains("Size", error.ToString());
     }
 }
+
+public class TransferOutputTests
+{
+    private static NnlTransferResult Sample(HostMemoryKind? memory, TransferDirection direction) => new(
+        Device: 0, DeviceName: "GPU", Direction: direction, Leg: direction, HostMemory: memory, Mechanism: TransferMechanism.Kernel,
+        Streams: 2, ChunkBytes: 4096, Bytes: 64_000_000, Iterations: 5, CopiesPerSample: 16,
+        MinGBps: 50.5, MedianGBps: 55.25, MaxGBps: 56, MinMicroseconds: 1142, MedianMicroseconds: 1158, MaxMicroseconds: 1267, Verified: true);
+
+    [Fact]
+    public void JsonNamesEnumsAndLeavesAbsentHostMemoryNull()
+    {
+        string pinned = Nnl.Cli.CliOutput.ToJson(Sample(HostMemoryKind.Pinned, TransferDirection.HostToDevice));
+        Assert.Contains("\"HostMemory\":\"Pinned\"", pinned);
+        Assert.Contains("\"Direction\":\"HostToDevice\"", pinned);
+        Assert.Contains("\"Mechanism\":\"Kernel\"", pinned);
+        Assert.Contains("\"MedianGBps\":55.25", pinned);
+        Assert.Contains("\"HostMemory\":null", Nnl.Cli.CliOutput.ToJson(Sample(null, TransferDirection.DeviceToDevice)));
+    }
+
+    [Fact]
+    public void TheCliTableShowsTheCompactColumns()
+    {
+        string table = Nnl.Cli.CliOutput.Table([Sample(HostMemoryKind.Mapped, TransferDirection.DeviceToHost), Sample(null, TransferDirection.DeviceToDevice)]);
+        var header = table.Split('\n')[0];
+        Assert.StartsWith("Device", header);
+        Assert.Contains("MedianGBps", header);
+        Assert.DoesNotContain("DeviceName", header);
+        Assert.Contains("55.250", table);
+        Assert.Contains("Mapped", table);
+    }
+}

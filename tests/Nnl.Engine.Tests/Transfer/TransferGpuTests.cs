@@ -4,7 +4,12 @@ using Nnl.Engine.Transfer;
 
 namespace Nnl.Engine.Tests.Transfer;
 
+/// <summary>The transfer GPU tests measure free device memory, so nothing else may run beside them.</summary>
+[CollectionDefinition(nameof(TransferGpuCollection), DisableParallelization = true)]
+public sealed class TransferGpuCollection;
+
 [Trait("Category", "Gpu")]
+[Collection(nameof(TransferGpuCollection))]
 public class TransferGpuTests
 {
     // Awkward sizes: under a page, not a multiple of 4 or 16, a few MB plus a tail.

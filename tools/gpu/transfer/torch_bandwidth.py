@@ -96,6 +96,8 @@ def main():
     ap.add_argument("--pageable-iterations", type=int, default=10)
     ap.add_argument("--tensor-iterations", type=int, default=10)
     ap.add_argument("--copies", type=int, default=16)
+    ap.add_argument("--small-copies", type=int, default=None, help="copies per sample for sizes up to --small-limit")
+    ap.add_argument("--small-limit", type=int, default=1_000_000)
     ap.add_argument("--warmup", type=int, default=4)
     args = ap.parse_args()
     what = set(args.what.split(","))
@@ -109,37 +111,65 @@ def main():
     base = dict(Implementation="torch " + torch.__version__, Device=args.device, DeviceName=name,
                 CopiesPerSample=args.copies, Streams=1, TensorCount=1)
 
+    def copies_for(n):
+        return args.small_copies if args.small_copies and n <= args.small_limit else args.copies
+
+    cudart = torch.cuda.cudart()
+
+    def register(t):
+        # Pageable memory pinned in place: pinned for the copy engines, but not a block of torch's
+        # caching host allocator, so copy_(non_blocking=True) records no allocator event per copy.
+        r = cudart.cudaHostRegister(t.data_ptr(), t.numel(), 0)
+        if int(r) != 0:
+            raise RuntimeError(f"cudaHostRegister failed: {r}")
+        return t
+
     d_buf = torch.empty(largest, dtype=torch.uint8, device=dev)
-    for memory in ["Pinned", "Pageable"]:
+    # Pinned: pin_memory() (torch's caching host allocator); Registered: cudaHostRegister.
+    for memory in ["Pinned", "Registered", "Pageable"]:
         if memory.lower() not in what:
             continue
-        pinned = memory == "Pinned"
+        pinned = memory != "Pageable"
         iterations = args.iterations if pinned else args.pageable_iterations
-        h_src = torch.randint(0, 256, (largest,), dtype=torch.uint8).pin_memory() if pinned else torch.randint(0, 256, (largest,), dtype=torch.uint8)
-        h_dst = torch.empty(largest, dtype=torch.uint8, pin_memory=pinned)
+        if memory == "Pinned":
+            h_src = torch.randint(0, 256, (largest,), dtype=torch.uint8).pin_memory()
+            h_dst = torch.empty(largest, dtype=torch.uint8, pin_memory=True)
+        elif memory == "Registered":
+            h_src = register(torch.randint(0, 256, (largest,), dtype=torch.uint8))
+            h_dst = register(torch.empty(largest, dtype=torch.uint8))
+            assert h_src.is_pinned() and h_dst.is_pinned()
+        else:
+            h_src = torch.randint(0, 256, (largest,), dtype=torch.uint8)
+            h_dst = torch.empty(largest, dtype=torch.uint8)
         for direction in ["HostToDevice", "DeviceToHost"]:
             for n in sizes:
                 if direction == "HostToDevice":
                     src, dst = h_src[:n], d_buf[:n]
                 else:
                     src, dst = d_buf[:n], h_dst[:n]
-                times = sample_times(lambda: dst.copy_(src, non_blocking=True), args.copies, iterations, args.warmup, stream, sleeper, spin=pinned)
+                copies = copies_for(n)
+                times = sample_times(lambda: dst.copy_(src, non_blocking=True), copies, iterations, args.warmup, stream, sleeper, spin=pinned)
                 verified = None
                 if n == largest:
                     stream.synchronize()
                     verified = bool(torch.equal(d_buf[:n].cpu(), h_src[:n])) if direction == "HostToDevice" else bool(torch.equal(h_dst[:n], h_src[:n]))
                 emit(dict(base, Direction=direction, HostMemory=memory, Mechanism="CopyEngine", Bytes=n, Iterations=iterations,
-                          Verified=verified, **summarize(times, n, args.copies)))
+                          CopiesPerSample=copies, Verified=verified, **summarize(times, n, copies)))
+        stream.synchronize()
+        if memory == "Registered":
+            cudart.cudaHostUnregister(h_src.data_ptr())
+            cudart.cudaHostUnregister(h_dst.data_ptr())
         del h_src, h_dst
 
     if "d2d" in what:
         d_src = torch.randint(0, 256, (largest,), dtype=torch.uint8, device=dev)
         for n in sizes:
             src, dst = d_src[:n], d_buf[:n]
-            times = sample_times(lambda: dst.copy_(src, non_blocking=True), args.copies, args.iterations, args.warmup, stream, sleeper, spin=True)
+            copies = copies_for(n)
+            times = sample_times(lambda: dst.copy_(src, non_blocking=True), copies, args.iterations, args.warmup, stream, sleeper, spin=True)
             verified = bool(torch.equal(dst, src)) if n == largest else None
             emit(dict(base, Direction="DeviceToDevice", HostMemory=None, Mechanism="CopyEngine", Bytes=n, Iterations=args.iterations,
-                      Verified=verified, **summarize(times, n, args.copies, factor=2)))
+                      CopiesPerSample=copies, Verified=verified, **summarize(times, n, copies, factor=2)))
         del d_src
 
     if "tensors" in what:
