@@ -1,0 +1,132 @@
+using Nnl.Engine.Models;
+using Nnl.Engine.Models.Architectures;
+using Nnl.Engine.Runtime;
+using Nnl.Engine.Runtime.Cpu;
+
+namespace Nnl.Engine.Generation;
+
+/// <summary>
+/// A model ready to generate: its configs, its runner (which owns the backend, the bound weights
+/// and the mapped files) and its tokenizer. One generation at a time.
+/// </summary>
+public sealed class LoadedModel : IDisposable
+{
+    private readonly object _gate = new();
+
+    public LoadedModel(string path, ModelConfig config, GenerationConfig generationConfig, IModelRunner runner, IGenerationTokenizer? tokenizer)
+    {
+        Path = path;
+        Config = config;
+        GenerationConfig = generationConfig;
+        Runner = runner;
+        Tokenizer = tokenizer;
+    }
+
+    public string Path { get; }
+    public ModelConfig Config { get; }
+    public GenerationConfig GenerationConfig { get; }
+    public IModelRunner Runner { get; }
+    public IGenerationTokenizer? Tokenizer { get; }
+    public bool IsDisposed { get; private set; }
+
+    /// <summary>Held while a generation runs (the KV cache and the runner are not shared).</summary>
+    internal object Gate => _gate;
+
+    /// <summary>
+    /// Loads <paramref name="path"/> onto the CPU: reads config.json and generation_config.json,
+    /// maps the safetensors, builds the computation table (checking every tensor) and binds the
+    /// weights. <paramref name="progress"/> gets (bytes bound, total bytes).
+    /// </summary>
+    public static LoadedModel LoadCpu(string path, IGenerationTokenizer? tokenizer = null,
+        Action<long, long>? progress = null, CancellationToken cancellation = default, int? threads = null)
+    {
+        var directory = System.IO.Path.GetFullPath(path);
+        if (!Directory.Exists(directory)) throw new NnlArgumentException("Path", $"'{directory}' is not a directory.");
+        var config = ModelConfig.Load(directory);
+        var generationConfig = GenerationConfig.Load(directory);
+        var weights = WeightCatalog.Open(directory);
+        CpuBackend? backend = null;
+        ResidentWeightBinder? binder = null;
+        try
+        {
+            var table = ModelArchitectures.Create(config).BuildTable(weights);
+            backend = new CpuBackend(threads);
+            binder = new ResidentWeightBinder(table, backend, weights, progress, cancellation);
+            // The CPU holds its own F32 copies now; the runner keeps the files mapped only as long as it lives.
+            var runner = new ComputationTableRunner(table, backend, binder, weights, backend, binder);
+            return new LoadedModel(directory, config, generationConfig, runner, tokenizer);
+        }
+        catch
+        {
+            binder?.Dispose();
+            backend?.Dispose();
+            weights.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Loads <paramref name="path"/> onto a GPU under the offload options: plans which weights stay
+    /// resident under the budget, packs the rest into pinned memory (or streams them from disk) and
+    /// uploads the resident ones. <paramref name="progress"/> gets (stage, done, total).
+    /// </summary>
+    public static LoadedModel LoadGpu(string path, Runtime.Offload.OffloadOptions options, IGenerationTokenizer? tokenizer = null,
+        Action<string, long, long>? progress = null, CancellationToken cancellation = default)
+    {
+        var directory = System.IO.Path.GetFullPath(path);
+        if (!Directory.Exists(directory)) throw new NnlArgumentException("Path", $"'{directory}' is not a directory.");
+        var config = ModelConfig.Load(directory);
+        var generationConfig = GenerationConfig.Load(directory);
+        var weights = WeightCatalog.Open(directory);
+        var source = new Runtime.Offload.SafetensorsWeightSource();
+        try
+        {
+            var table = ModelArchitectures.Create(config).BuildTable(weights);
+            var runner = Runtime.Offload.OffloadRunner.Create(table, source, options, progress, cancellation, [weights, source]);
+            return new LoadedModel(directory, config, generationConfig, runner, tokenizer);
+        }
+        catch
+        {
+            source.Dispose();
+            weights.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>End-of-sequence ids from generation_config.json, else config.json.</summary>
+    public IReadOnlyList<int> EosTokenIds => GenerationConfig.EosTokenIds.Count > 0 ? GenerationConfig.EosTokenIds : Config.EosTokenIds;
+
+    public NnlModel ToRecord(string device)
+    {
+        var table = Runner.Table;
+        var dtypes = table.DistinctWeights.Select(t => t.DType).Distinct().ToArray();
+        return new NnlModel
+        {
+            Name = System.IO.Path.GetFileName(Path.TrimEnd(System.IO.Path.DirectorySeparatorChar)),
+            Architecture = Config.Architecture,
+            Parameters = table.ParameterCount,
+            Layers = Config.LayerCount,
+            HiddenSize = Config.HiddenSize,
+            Heads = Config.HeadCount,
+            KvHeads = Config.KvHeadCount,
+            VocabSize = Config.VocabSize,
+            MaxPositions = Config.MaxPositions,
+            DType = dtypes.Length == 1 ? dtypes[0].SafetensorsName() : "Mixed",
+            Bytes = table.WeightBytes,
+            Tokenizer = Tokenizer?.Name,
+            Device = device,
+            Path = Path,
+            Session = this,
+        }.WithOffload(Runner as Runtime.Offload.OffloadRunner);
+    }
+
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            if (IsDisposed) return;
+            IsDisposed = true;
+            Runner.Dispose();
+        }
+    }
+}
