@@ -24,6 +24,7 @@ public static class CliOutput
     public static readonly Dictionary<string, string[]> Columns = new(StringComparer.Ordinal)
     {
         ["NnlDevice"] = ["Index", "Name", "ComputeCapability", "Multiprocessors", "TotalMemoryMiB", "FreeMemoryMiB", "PcieGeneration", "PcieWidth", "DriverVersion", "VirtualMemoryManagement"],
+        ["NnlTransferResult"] = ["Device", "Direction", "Leg", "HostMemory", "Mechanism", "Streams", "TensorCount", "Bytes", "MedianGBps", "MinGBps", "MaxGBps", "MedianMicroseconds", "Verified"],
     };
 
     /// <summary>Records that are printed as text the moment they arrive (generated tokens).</summary>
