@@ -61,7 +61,7 @@ public sealed class NewModelCommand : INnlCommand
         if (hasPreset == hasConfig) throw new NnlArgumentException(hasPreset ? "Config" : "Preset", "Give either -Preset or -Config (one of them).");
         if (InMemory && !string.IsNullOrWhiteSpace(Path)) throw new NnlArgumentException("Path", "-InMemory writes no files; leave out -Path.");
         if (!InMemory && string.IsNullOrWhiteSpace(Path)) throw new NnlArgumentException("Path", "A directory to write the model to is required (or -InMemory).");
-        if (MaxShardBytes < 1 << 20) throw new NnlArgumentException(nameof(MaxShardBytes), $"must be at least 1 MiB, not {MaxShardBytes}.");
+        if (MaxShardBytes < 1) throw new NnlArgumentException(nameof(MaxShardBytes), $"must be positive, not {MaxShardBytes}.");
         var dtype = DTypeNames.Parse(DType);
         return hasPreset
             ? SyntheticModel.FromPreset(Preset!, Layers, dtype, Seed)
