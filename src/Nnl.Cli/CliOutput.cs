@@ -24,6 +24,8 @@ public static class CliOutput
     public static readonly Dictionary<string, string[]> Columns = new(StringComparer.Ordinal)
     {
         ["NnlDevice"] = ["Index", "Name", "ComputeCapability", "Multiprocessors", "TotalMemoryMiB", "FreeMemoryMiB", "PcieGeneration", "PcieWidth", "DriverVersion", "VirtualMemoryManagement"],
+        ["NnlGeneratedModel"] = ["Name", "Architecture", "Parameters", "Layers", "DType", "Seed", "WeightBytes", "Shards", "Seconds", "WriteGBps", "Path"],
+        ["NnlInferenceBenchmark"] = ["Model", "Device", "BudgetBytes", "PrefetchDepth", "BatchSize", "PromptLength", "ResidentNodes", "StreamedBytesPerToken", "PrefillTokensPerSecond", "DecodeMillisecondsPerTokenMedian", "DecodeTokensPerSecond", "BoundMillisecondsPerToken", "Efficiency", "PcieGBps", "PeakGpuMemoryBytes"],
     };
 
     /// <summary>Records that are printed as text the moment they arrive (generated tokens).</summary>
