@@ -41,8 +41,8 @@ public sealed class CpuBackend : IComputeBackend
 
     public void Release(BackendTensor tensor)
     {
+        if (tensor is CpuTensor { Released: true }) throw new InvalidOperationException($"{tensor.Name} was released twice.");
         var t = Cpu(tensor);
-        if (t.Released) throw new InvalidOperationException($"{t.Name} was released twice.");
         Track(-t.ByteCount);
         t.Release();
     }
