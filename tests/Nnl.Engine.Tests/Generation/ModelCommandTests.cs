@@ -165,12 +165,26 @@ public sealed class ModelCommandTests : IDisposable
     }
 
     [Theory]
-    [InlineData("Cuda:0")]
     [InlineData("Tpu")]
-    public void UnavailableDeviceIsRefused(string device)
+    [InlineData("Cuda:x")]
+    public void UnknownDeviceIsRefused(string device)
     {
         var e = Assert.Throws<NnlArgumentException>(() => new ImportModelCommand { Path = _dir.Path, Device = device }.Execute(Sink()));
         Assert.Equal("Device", e.ParameterName);
+    }
+
+    [NoGpuFact]
+    public void AGpuDeviceWithoutTheDriverSaysSo()
+    {
+        var e = Assert.Throws<Nnl.Engine.Cuda.NnlLibraryNotFoundException>(() => new ImportModelCommand { Path = _dir.Path, Device = "Cuda:0" }.Execute(Sink()));
+        Assert.Equal("CudaDriverNotFound", e.ErrorId);
+    }
+
+    [Fact]
+    public void GpuOptionsOnTheCpuAreRefused()
+    {
+        var e = Assert.Throws<NnlArgumentException>(() => new ImportModelCommand { Path = _dir.Path, MaxGpuMemory = 1L << 30 }.Execute(Sink()));
+        Assert.Equal("MaxGpuMemory", e.ParameterName);
     }
 
     [Fact]
