@@ -35,7 +35,7 @@ public sealed class ImportModelCommand : INnlCommand
     /// <summary>Threads for the CPU backend's matrix products; null = all cores.</summary>
     public int? Threads { get; init; }
 
-    /// <summary>Resolves the tokenizer of a model directory (null when it has none). Set by the host once tokenizers are wired in.</summary>
+    /// <summary>Resolves the tokenizer of a model directory (null when it has none); defaults to the directory's tokenizer.json or vocab.json + merges.txt.</summary>
     public Func<string, IGenerationTokenizer?>? TokenizerResolver { get; init; }
 
     public void Execute(ICommandSink sink)
@@ -54,7 +54,7 @@ public sealed class ImportModelCommand : INnlCommand
         LoadedModel model;
         try
         {
-            var tokenizer = TokenizerResolver?.Invoke(directory);
+            var tokenizer = TokenizerResolver is null ? ModelTokenizer.TryLoad(directory) : TokenizerResolver(directory);
             if (!device.IsCpu)
             {
                 var options = new Runtime.Offload.OffloadOptions

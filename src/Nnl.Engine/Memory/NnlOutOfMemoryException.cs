@@ -41,9 +41,9 @@ internal static class Units
         string sign = bytes < 0 ? "-" : "";
         return b switch
         {
-            >= 1L << 30 => $"{sign}{b / (1L << 30):F2} GiB",
-            >= 1L << 20 => $"{sign}{b / (1L << 20):F1} MiB",
-            >= 1L << 10 => $"{sign}{b / (1L << 10):F1} KiB",
+            >= 1L << 30 => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{sign}{b / (1L << 30):F2} GiB"),
+            >= 1L << 20 => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{sign}{b / (1L << 20):F1} MiB"),
+            >= 1L << 10 => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{sign}{b / (1L << 10):F1} KiB"),
             _ => $"{bytes} B",
         };
     }

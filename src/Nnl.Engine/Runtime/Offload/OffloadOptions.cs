@@ -30,6 +30,9 @@ public sealed record OffloadOptions
     /// <summary>Rows of the largest prefill pass the activations are planned for.</summary>
     public int MaxPrefillRows { get; init; } = 512;
 
+    /// <summary>Stream every node, keep nothing resident (tests and benchmarks of the pure streaming path).</summary>
+    public bool StreamAllNodes { get; init; }
+
     /// <summary>Use cuBLAS for prefill products where it is installed.</summary>
     public bool UseCublas { get; init; } = true;
 

@@ -25,7 +25,7 @@ public static class OffloadPlanner
         var distinct = table.DistinctWeights.ToDictionary(t => t.Name, StringComparer.Ordinal);
 
         // Everything fits: no streaming at all.
-        if (table.WeightBytes + fixedBytes <= budgetBytes && options.ResidentLayers is null)
+        if (table.WeightBytes + fixedBytes <= budgetBytes && options.ResidentLayers is null && !options.StreamAllNodes)
             return Build(table, options, budgetBytes, distinct.Keys.ToHashSet(StringComparer.Ordinal), new HashSet<string>(), kv, activations);
 
         var resident = new HashSet<string>(StringComparer.Ordinal);
@@ -60,6 +60,7 @@ public static class OffloadPlanner
                 $"{(streamedOnly.StreamingBufferBytes + fixedBytes) / 1e9:F2} GB in all. Raise -MaxGpuMemory, or lower -PrefetchDepth or -ContextLength.");
         }
 
+        if (options.StreamAllNodes) return Build(table, options, budgetBytes, resident, hostMapped, kv, activations);
         foreach (var node in others) TryAdd(node);
         if (options.ResidentLayers is int wanted)
         {

@@ -19,12 +19,14 @@ public sealed class OffloadRunner : IModelRunner
     private readonly DiskNodeReader? _disk;
     private readonly IDisposable[] _owned;
     private readonly CudaEvent _passStart, _passEnd;
+    private readonly long _previousBudget;
     private double _computeMs;
     private bool _disposed;
 
     private OffloadRunner(OffloadPlan plan, DeviceMemoryPool pool, CudaBackend backend, PoolDeviceAllocator allocator,
-        PinnedWeightStore host, DiskNodeReader? disk, OffloadWeightBinder binder, double pinnedGBps, IDisposable[] owned)
+        PinnedWeightStore host, DiskNodeReader? disk, OffloadWeightBinder binder, double pinnedGBps, long previousBudget, IDisposable[] owned)
     {
+        _previousBudget = previousBudget;
         Plan = plan;
         Pool = pool;
         _backend = backend;
@@ -63,6 +65,7 @@ public sealed class OffloadRunner : IModelRunner
         if (budget > free + pool.Statistics().ReservedBytes)
             throw new NnlArgumentException("MaxGpuMemory", $"{budget / 1e9:F2} GB is more than the {free / 1e9:F2} GB free on cuda:{options.Device}");
         var plan = OffloadPlanner.Plan(table, options, budget);
+        long previousBudget = pool.BudgetBytes;
         pool.BudgetBytes = budget;
         pool.ResetPeaks();
 
@@ -85,7 +88,7 @@ public sealed class OffloadRunner : IModelRunner
                 disk = new DiskNodeReader(context, plan, source, options.PrefetchDepth + 2);
             binder = new OffloadWeightBinder(plan, backend, pool, host, disk, source,
                 (done, total) => progress?.Invoke("Uploading resident weights", done, total), cancellation);
-            return new OffloadRunner(plan, pool, backend, allocator, host, disk, binder, gbps, (owned ?? []).ToArray());
+            return new OffloadRunner(plan, pool, backend, allocator, host, disk, binder, gbps, previousBudget, (owned ?? []).ToArray());
         }
         catch
         {
@@ -94,6 +97,7 @@ public sealed class OffloadRunner : IModelRunner
             host?.Dispose();
             backend?.Dispose();
             allocator?.Dispose();
+            pool.BudgetBytes = previousBudget;
             throw;
         }
     }
@@ -143,5 +147,7 @@ public sealed class OffloadRunner : IModelRunner
         _allocator.Dispose();
         _host.Dispose();
         for (int i = _owned.Length - 1; i >= 0; i--) _owned[i].Dispose();
+        // The budget was this model's; give the device its own back.
+        try { Pool.BudgetBytes = Math.Max(_previousBudget, Pool.BudgetBytes); } catch (NnlArgumentException) { }
     }
 }
