@@ -45,6 +45,17 @@ public sealed class LoadedModel : IDisposable
         var config = ModelConfig.Load(directory);
         var generationConfig = GenerationConfig.Load(directory);
         var weights = WeightCatalog.Open(directory);
+        return LoadCpu(directory, config, generationConfig, weights, ownsWeights: true, tokenizer, progress, cancellation, threads);
+    }
+
+    /// <summary>
+    /// Loads weights that are already open (files, or an in-memory catalog of generated weights)
+    /// onto the CPU. With <paramref name="ownsWeights"/> the model disposes the catalog with itself;
+    /// without, the caller keeps it (to load it again, as a benchmark sweep does).
+    /// </summary>
+    public static LoadedModel LoadCpu(string path, ModelConfig config, GenerationConfig generationConfig, WeightCatalog weights, bool ownsWeights,
+        IGenerationTokenizer? tokenizer = null, Action<long, long>? progress = null, CancellationToken cancellation = default, int? threads = null)
+    {
         CpuBackend? backend = null;
         ResidentWeightBinder? binder = null;
         try
@@ -53,14 +64,16 @@ public sealed class LoadedModel : IDisposable
             backend = new CpuBackend(threads);
             binder = new ResidentWeightBinder(table, backend, weights, progress, cancellation);
             // The CPU holds its own F32 copies now; the runner keeps the files mapped only as long as it lives.
-            var runner = new ComputationTableRunner(table, backend, binder, weights, backend, binder);
-            return new LoadedModel(directory, config, generationConfig, runner, tokenizer);
+            var runner = ownsWeights
+                ? new ComputationTableRunner(table, backend, binder, weights, backend, binder)
+                : new ComputationTableRunner(table, backend, binder, backend, binder);
+            return new LoadedModel(path, config, generationConfig, runner, tokenizer);
         }
         catch
         {
             binder?.Dispose();
             backend?.Dispose();
-            weights.Dispose();
+            if (ownsWeights) weights.Dispose();
             throw;
         }
     }

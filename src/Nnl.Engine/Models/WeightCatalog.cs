@@ -6,19 +6,58 @@ namespace Nnl.Engine.Models;
 /// <summary>
 /// Every tensor of a model directory: one model.safetensors, or the shards that
 /// model.safetensors.index.json lists. The files stay memory-mapped (read-only) until disposal.
+/// A catalog can also stand for weights that live in host memory (<see cref="InMemory"/>: a
+/// generated model with no files) or for a tensor list alone (<see cref="Describe"/>: shapes
+/// without bytes, enough to build a computation table).
 /// </summary>
-public sealed class WeightCatalog : IDisposable
+public sealed unsafe class WeightCatalog : IDisposable, IWeightSource
 {
     public const string IndexFileName = "model.safetensors.index.json";
 
     private readonly List<SafetensorsFile> _files;
-    private readonly Dictionary<string, (TensorInfo Info, SafetensorsFile File)> _tensors;
+    private readonly Dictionary<string, (TensorInfo Info, SafetensorsFile? File)> _tensors;
+    private readonly HostWeightMemory? _memory;
 
-    private WeightCatalog(string directory, List<SafetensorsFile> files, Dictionary<string, (TensorInfo, SafetensorsFile)> tensors)
+    private WeightCatalog(string directory, List<SafetensorsFile> files, Dictionary<string, (TensorInfo, SafetensorsFile?)> tensors,
+        HostWeightMemory? memory = null)
     {
         Directory = directory;
         _files = files;
         _tensors = tensors;
+        _memory = memory;
+    }
+
+    /// <summary>
+    /// A catalog of tensors whose bytes live in <paramref name="memory"/> (each
+    /// <see cref="TensorInfo.FileOffset"/> is an offset into it); the catalog owns and frees it.
+    /// </summary>
+    public static WeightCatalog InMemory(string name, IEnumerable<TensorInfo> tensors, HostWeightMemory memory)
+    {
+        var map = new Dictionary<string, (TensorInfo, SafetensorsFile?)>(StringComparer.Ordinal);
+        foreach (var t in tensors)
+        {
+            if (t.FileOffset < 0 || t.FileOffset + t.ByteCount > memory.Length)
+                throw new ArgumentException($"Tensor {t.Name} [{t.FileOffset}, {t.FileOffset + t.ByteCount}) lies outside the {memory.Length}-byte host block.");
+            map.Add(t.Name, (t, null));
+        }
+        return new WeightCatalog(name, new List<SafetensorsFile>(), map, memory);
+    }
+
+    /// <summary>Tensor names and shapes without bytes: builds tables and counts parameters; <see cref="GetBytes"/> fails.</summary>
+    public static WeightCatalog Describe(string name, IEnumerable<TensorInfo> tensors) =>
+        new(name, new List<SafetensorsFile>(), tensors.ToDictionary(t => t.Name, t => (t, (SafetensorsFile?)null), StringComparer.Ordinal));
+
+    /// <summary>The host block of an <see cref="InMemory"/> catalog (to pin it, or DMA from it); null for files.</summary>
+    public HostWeightMemory? Memory => _memory;
+
+    string IWeightSource.Name => Directory;
+    IReadOnlyList<TensorInfo> IWeightSource.Tensors => _tensors.Values.Select(v => v.Info).ToArray();
+
+    /// <summary>Copies the tensor's bytes to <paramref name="destination"/> (<see cref="TensorInfo.ByteCount"/> bytes).</summary>
+    public void CopyTo(TensorInfo tensor, byte* destination)
+    {
+        var bytes = GetBytes(tensor);
+        Buffer.MemoryCopy(bytes.Pointer, destination, bytes.Length, bytes.Length);
     }
 
     public string Directory { get; }
@@ -37,9 +76,13 @@ public sealed class WeightCatalog : IDisposable
     public bool Contains(string name) => _tensors.ContainsKey(name);
 
     /// <summary>The tensor's bytes in its mapped file (valid until the catalog is disposed).</summary>
-    public WeightBytes GetBytes(TensorInfo info) => _tensors.TryGetValue(info.Name, out var v)
-        ? v.File.GetBytes(info)
-        : throw new ArgumentException($"Tensor {info.Name} is not in the model at {Directory}.");
+    public WeightBytes GetBytes(TensorInfo info)
+    {
+        if (!_tensors.TryGetValue(info.Name, out var v)) throw new ArgumentException($"Tensor {info.Name} is not in the model at {Directory}.");
+        if (v.File is not null) return v.File.GetBytes(info);
+        if (_memory is not null) return _memory.GetBytes(v.Info);
+        throw new InvalidOperationException($"{Directory} describes tensor shapes only; it holds no bytes for {info.Name}.");
+    }
 
     /// <summary>Opens the safetensors of <paramref name="directory"/> (sharded or single).</summary>
     public static WeightCatalog Open(string directory)
@@ -64,7 +107,7 @@ public sealed class WeightCatalog : IDisposable
             throw new NnlModelFormatException(directory, $"several .safetensors files ({string.Join(", ", candidates.Select(Path.GetFileName))}) but no {IndexFileName} saying which belong to the model");
 
         var file = SafetensorsFile.Open(path);
-        var tensors = file.Tensors.ToDictionary(t => t.Name, t => (t, file), StringComparer.Ordinal);
+        var tensors = file.Tensors.ToDictionary(t => t.Name, t => (t, (SafetensorsFile?)file), StringComparer.Ordinal);
         return new WeightCatalog(directory, new List<SafetensorsFile> { file }, tensors);
     }
 
@@ -95,7 +138,7 @@ public sealed class WeightCatalog : IDisposable
         }
 
         var files = new List<SafetensorsFile>();
-        var tensors = new Dictionary<string, (TensorInfo, SafetensorsFile)>(StringComparer.Ordinal);
+        var tensors = new Dictionary<string, (TensorInfo, SafetensorsFile?)>(StringComparer.Ordinal);
         try
         {
             foreach (var shardName in weightMap.Values.Distinct(StringComparer.Ordinal).OrderBy(s => s, StringComparer.Ordinal))
@@ -130,5 +173,6 @@ public sealed class WeightCatalog : IDisposable
     {
         foreach (var f in _files) f.Dispose();
         _files.Clear();
+        _memory?.Dispose();
     }
 }
