@@ -175,6 +175,7 @@ public static class InferenceBenchmark
             Efficiency = bound is not null && stepMedian > 0 ? bound / stepMedian : null,
             PcieGBps = stats is { TransferMilliseconds: > 0 } ? stats.StreamedBytes / (stats.TransferMilliseconds * 1e6) : null,
             PeakGpuMemoryBytes = m.AllStatistics?.PeakGpuMemoryBytes,
+            DiskGBps = stats is { DiskMilliseconds: > 0 } ? stats.DiskBytes / (stats.DiskMilliseconds * 1e6) : null,
             LoadSeconds = loadSeconds,
         };
     }

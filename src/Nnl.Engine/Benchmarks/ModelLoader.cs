@@ -36,6 +36,9 @@ public sealed record ModelLoadRequest
     /// <summary>Nodes the copy stream may run ahead (ignored on the CPU).</summary>
     public int? PrefetchDepth { get; init; }
 
+    /// <summary>False: stream weights from the files through pinned staging buffers (ignored on the CPU).</summary>
+    public bool HostCache { get; init; } = true;
+
     /// <summary>Sequences and tokens per sequence the KV cache is planned for.</summary>
     public int BatchSize { get; init; } = 1;
     public int ContextLength { get; init; } = 512;
@@ -67,6 +70,7 @@ public static class ModelLoader
             Device = device.Ordinal,
             MaxGpuMemoryBytes = request.MaxGpuMemoryBytes,
             PrefetchDepth = request.PrefetchDepth ?? 2,
+            HostCache = request.HostCache,
             BatchSize = request.BatchSize,
             ContextLength = request.ContextLength,
             MaxPrefillRows = Math.Max(request.BatchSize, Math.Min(request.ContextLength * request.BatchSize, 4096)),
