@@ -143,8 +143,10 @@ public sealed class OffloadRunner : IModelRunner, IResidencyReport
     {
         if (_disposed) return;
         _disposed = true;
-        _binder.Dispose();
+        // The disk reader waits on copy events the binder owns: stop it while they still exist.
+        try { _binder.Quiesce(); } catch (NnlException) { }
         _disk?.Dispose();
+        _binder.Dispose();
         _passStart.Dispose();
         _passEnd.Dispose();
         _backend.Dispose();
