@@ -41,6 +41,7 @@ public sealed record NnlMemoryReplayResult(
     long Defragmentations,
     long VerifiedBytes,
     long Mismatches,
+    int OutOfMemory,
     double Milliseconds);
 
 /// <summary>Replays a trace against a target, timing each allocation on the host.</summary>
@@ -56,7 +57,8 @@ public static class MemoryTraceReplay
         var hits = new List<double>();
         var misses = new List<double>();
         long callsAtStart = target.DriverCalls, callsAfterFirstToken = -1;
-        int tokens = 0;
+        int tokens = 0, outOfMemory = 0;
+        var skipped = new HashSet<long>();
         var clock = Stopwatch.StartNew();
         foreach (var e in trace.Events)
         {
@@ -65,13 +67,22 @@ public static class MemoryTraceReplay
                 case MemoryTraceOperation.Allocate:
                     long calls = target.DriverCalls;
                     long t0 = Stopwatch.GetTimestamp();
-                    ulong pointer = target.Allocate(e.Id, e.Bytes, e.Owner);
+                    ulong pointer;
+                    try { pointer = target.Allocate(e.Id, e.Bytes, e.Owner); }
+                    catch (NnlOutOfMemoryException)
+                    {
+                        // The trace asks for more than the budget holds here: note it, skip the block, go on.
+                        outOfMemory++;
+                        skipped.Add(e.Id);
+                        break;
+                    }
                     double us = Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
                     (target.DriverCalls == calls ? hits : misses).Add(us);
                     live[e.Id] = (pointer, e.Bytes);
                     afterAllocate?.Invoke(pointer, e.Bytes, e.Id);
                     break;
                 case MemoryTraceOperation.Free:
+                    if (skipped.Remove(e.Id)) break;
                     var (p, bytes) = live[e.Id];
                     live.Remove(e.Id);
                     beforeFree?.Invoke(p, bytes, e.Id);
@@ -93,7 +104,7 @@ public static class MemoryTraceReplay
             target.CacheHits, misses.Count, Median(hits.Concat(misses)), Median(hits), Median(misses),
             driverCalls, tokens == 0 ? 0 : (double)driverCalls / tokens,
             tokens <= 1 ? 0 : (double)steadyCalls / (tokens - 1),
-            target.Defragmentations, verified, mismatches, clock.Elapsed.TotalMilliseconds);
+            target.Defragmentations, verified, mismatches, outOfMemory, clock.Elapsed.TotalMilliseconds);
     }
 
     internal static double Median(IEnumerable<double> values)
