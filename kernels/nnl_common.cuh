@@ -7,6 +7,11 @@ typedef unsigned short nnl_bf16;   // bfloat16 bits (the top half of a float)
 typedef unsigned long long nnl_u64;
 typedef unsigned int nnl_u32;
 
+// No math.h: infinities come from their bit patterns.
+#define NNL_NEG_INF __int_as_float(0xff800000)
+#define NNL_POS_INF __int_as_float(0x7f800000)
+#define NNL_NAN __int_as_float(0x7fffffff)
+
 __device__ __forceinline__ float nnl_half_to_float(nnl_half h)
 {
     float f;
@@ -58,3 +63,118 @@ __device__ __forceinline__ nnl_u32 nnl_hash32(nnl_u32 x)
     x ^= x >> 16;
     return x;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Weight element types. Kernels are templates over the storage type of their weights (W) and turn
+// every element into fp32 at load; one extern "C" entry per type (suffix _f16, _bf16, _f32).
+// nnl_half and nnl_bf16 are both unsigned short, so the tag structs below tell them apart.
+// ---------------------------------------------------------------------------------------------
+struct nnl_f16_t { typedef nnl_half storage; };
+struct nnl_bf16_t { typedef nnl_bf16 storage; };
+struct nnl_f32_t { typedef float storage; };
+
+template <typename T> struct nnl_type;
+template <> struct nnl_type<nnl_f16_t>
+{
+    typedef nnl_half storage;
+    static __device__ __forceinline__ float load(const storage* p, size_t i) { return nnl_half_to_float(p[i]); }
+    static __device__ __forceinline__ storage from_float(float f) { return nnl_float_to_half(f); }
+};
+template <> struct nnl_type<nnl_bf16_t>
+{
+    typedef nnl_bf16 storage;
+    static __device__ __forceinline__ float load(const storage* p, size_t i) { return nnl_bf16_to_float(p[i]); }
+    static __device__ __forceinline__ storage from_float(float f) { return nnl_float_to_bf16(f); }
+};
+template <> struct nnl_type<nnl_f32_t>
+{
+    typedef float storage;
+    static __device__ __forceinline__ float load(const storage* p, size_t i) { return p[i]; }
+    static __device__ __forceinline__ storage from_float(float f) { return f; }
+};
+
+// Two packed 16-bit values (low half first in memory) to two floats.
+__device__ __forceinline__ void nnl_unpack2(nnl_f16_t, nnl_u32 w, float& a, float& b)
+{
+    a = nnl_half_to_float((nnl_half)(w & 0xffffu));
+    b = nnl_half_to_float((nnl_half)(w >> 16));
+}
+__device__ __forceinline__ void nnl_unpack2(nnl_bf16_t, nnl_u32 w, float& a, float& b)
+{
+    a = __uint_as_float(w << 16);
+    b = __uint_as_float(w & 0xffff0000u);
+}
+
+// One 16-byte vector of weights as floats: 8 for 16-bit types, 4 for fp32.
+template <typename T> struct nnl_vec;
+template <> struct nnl_vec<nnl_f16_t>
+{
+    enum { width = 8 };
+    static __device__ __forceinline__ void unpack(uint4 v, float* f)
+    {
+        nnl_unpack2(nnl_f16_t(), v.x, f[0], f[1]); nnl_unpack2(nnl_f16_t(), v.y, f[2], f[3]);
+        nnl_unpack2(nnl_f16_t(), v.z, f[4], f[5]); nnl_unpack2(nnl_f16_t(), v.w, f[6], f[7]);
+    }
+};
+template <> struct nnl_vec<nnl_bf16_t>
+{
+    enum { width = 8 };
+    static __device__ __forceinline__ void unpack(uint4 v, float* f)
+    {
+        nnl_unpack2(nnl_bf16_t(), v.x, f[0], f[1]); nnl_unpack2(nnl_bf16_t(), v.y, f[2], f[3]);
+        nnl_unpack2(nnl_bf16_t(), v.z, f[4], f[5]); nnl_unpack2(nnl_bf16_t(), v.w, f[6], f[7]);
+    }
+};
+template <> struct nnl_vec<nnl_f32_t>
+{
+    enum { width = 4 };
+    static __device__ __forceinline__ void unpack(uint4 v, float* f)
+    {
+        f[0] = __uint_as_float(v.x); f[1] = __uint_as_float(v.y);
+        f[2] = __uint_as_float(v.z); f[3] = __uint_as_float(v.w);
+    }
+};
+
+// Streaming 16-byte load that does not keep the line in L1: weights are read once per step.
+__device__ __forceinline__ uint4 nnl_load_stream(const void* p)
+{
+    uint4 v;
+    asm volatile("{ ld.global.nc.L1::no_allocate.v4.u32 {%0,%1,%2,%3}, [%4]; }"
+                 : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w) : "l"(p));
+    return v;
+}
+
+__device__ __forceinline__ bool nnl_aligned16(const void* p) { return ((size_t)p & 15) == 0; }
+
+// Sum / max across a whole block (blockDim.x a multiple of 32, at most 1024). Every thread gets
+// the result. `scratch` holds 32 floats of shared memory; the call synchronises the block.
+__device__ __forceinline__ float nnl_block_sum(float v, float* scratch)
+{
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
+    v = nnl_warp_sum(v);
+    __syncthreads();                       // scratch may still be read by a previous call
+    if (lane == 0) scratch[warp] = v;
+    __syncthreads();
+    v = lane < warps ? scratch[lane] : 0.0f;
+    return nnl_warp_sum(v);
+}
+
+__device__ __forceinline__ float nnl_block_max(float v, float* scratch)
+{
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = (blockDim.x + 31) >> 5;
+    v = nnl_warp_max(v);
+    __syncthreads();
+    if (lane == 0) scratch[warp] = v;
+    __syncthreads();
+    v = lane < warps ? scratch[lane] : NNL_NEG_INF;
+    return nnl_warp_max(v);
+}
+
+// Declares the three extern "C" entries of a weight-typed kernel template:
+// NNL_WEIGHT_ENTRIES(name, params, args) makes name_f16, name_bf16 and name_f32 that call
+// name_impl<type>(args). Weight pointers are `const void*` in params; the template casts them to
+// the storage type, so the host passes device pointers the same way for every type.
+#define NNL_WEIGHT_ENTRIES(name, params, args)                                                   \
+    extern "C" __global__ void name##_f16 params { name##_impl<nnl_f16_t> args; }                \
+    extern "C" __global__ void name##_bf16 params { name##_impl<nnl_bf16_t> args; }              \
+    extern "C" __global__ void name##_f32 params { name##_impl<nnl_f32_t> args; }

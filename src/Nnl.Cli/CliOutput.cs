@@ -30,6 +30,9 @@ public static class CliOutput
         ["NnlMemoryTimelinePicture"] = ["Path", "Device", "Events", "Blocks", "OwnerGroups", "Bytes"],
         ["NnlMemoryTraceFile"] = ["Path", "Trace", "Events", "Allocations", "Tokens", "PeakLiveBytes"],
         ["NnlDevice"] = ["Index", "Name", "ComputeCapability", "Multiprocessors", "TotalMemoryMiB", "FreeMemoryMiB", "PcieGeneration", "PcieWidth", "DriverVersion", "VirtualMemoryManagement"],
+        ["NnlTransferResult"] = ["Device", "Direction", "Leg", "HostMemory", "Mechanism", "Streams", "TensorCount", "Bytes", "MedianGBps", "MinGBps", "MaxGBps", "MedianMicroseconds", "Verified"],
+        ["NnlGeneratedModel"] = ["Name", "Architecture", "Parameters", "Layers", "DType", "Seed", "WeightBytes", "Shards", "Seconds", "WriteGBps", "Path"],
+        ["NnlInferenceBenchmark"] = ["Model", "Device", "BudgetBytes", "PrefetchDepth", "BatchSize", "PromptLength", "ResidentNodes", "StreamedBytesPerToken", "PrefillTokensPerSecond", "DecodeMillisecondsPerTokenMedian", "DecodeTokensPerSecond", "BoundMillisecondsPerToken", "Efficiency", "PcieGBps", "PeakGpuMemoryBytes"],
     };
 
     /// <summary>Records that are printed as text the moment they arrive (generated tokens).</summary>

@@ -1,12 +1,17 @@
 namespace Nnl.Engine.Cuda;
 
-/// <summary>One GPU as the driver and NVML describe it. Null members: NVML could not say (not installed, not supported).</summary>
+/// <summary>
+/// One GPU as the driver and NVML describe it. Null members: NVML could not say (not installed, not
+/// supported). TotalMemoryBytes is the physical memory nvidia-smi reports (NVML); UsableMemoryBytes is
+/// what CUDA can hand out (cuDeviceTotalMem), FreeMemoryBytes what is free of that now (cuMemGetInfo).
+/// </summary>
 public sealed record NnlDevice(
     int Index,
     string Name,
     string ComputeCapability,
     int Multiprocessors,
     long TotalMemoryBytes,
+    long UsableMemoryBytes,
     long FreeMemoryBytes,
     int? PcieGeneration,
     int? PcieMaxGeneration,
@@ -25,7 +30,7 @@ public sealed record NnlDevice(
     double? PowerWatts,
     double? PowerLimitWatts)
 {
-    /// <summary>Total memory in MiB, the unit nvidia-smi prints.</summary>
+    /// <summary>Total memory in MiB as nvidia-smi prints it (memory.total).</summary>
     public long TotalMemoryMiB => TotalMemoryBytes / (1024 * 1024);
 
     public long FreeMemoryMiB => FreeMemoryBytes / (1024 * 1024);
@@ -45,7 +50,8 @@ public sealed record NnlDevice(
             Name: CudaDriver.DeviceName(device),
             ComputeCapability: $"{Attr(CudaDeviceAttribute.ComputeCapabilityMajor)}.{Attr(CudaDeviceAttribute.ComputeCapabilityMinor)}",
             Multiprocessors: Attr(CudaDeviceAttribute.MultiprocessorCount),
-            TotalMemoryBytes: CudaDriver.TotalMemoryBytes(device),
+            TotalMemoryBytes: nvml is IntPtr hm && Nvml.TotalMemoryBytes(hm) is long physical ? physical : CudaDriver.TotalMemoryBytes(device),
+            UsableMemoryBytes: CudaDriver.TotalMemoryBytes(device),
             FreeMemoryBytes: free,
             PcieGeneration: N(Nvml.CurrentPcieGeneration),
             PcieMaxGeneration: N(Nvml.MaxPcieGeneration),

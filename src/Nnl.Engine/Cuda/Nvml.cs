@@ -24,6 +24,7 @@ internal static unsafe partial class Nvml
     [LibraryImport(Lib)] private static partial int nvmlDeviceGetMaxPcieLinkGeneration(IntPtr device, out uint generation);
     [LibraryImport(Lib)] private static partial int nvmlDeviceGetCurrPcieLinkWidth(IntPtr device, out uint width);
     [LibraryImport(Lib)] private static partial int nvmlDeviceGetMaxPcieLinkWidth(IntPtr device, out uint width);
+    [LibraryImport(Lib)] private static partial int nvmlDeviceGetMemoryInfo(IntPtr device, ulong* memory);
     [LibraryImport(Lib)] private static partial int nvmlDeviceGetClockInfo(IntPtr device, int clockType, out uint mhz);
     [LibraryImport(Lib)] private static partial int nvmlDeviceGetMaxClockInfo(IntPtr device, int clockType, out uint mhz);
     [LibraryImport(Lib)] private static partial int nvmlDeviceGetTemperature(IntPtr device, int sensor, out uint celsius);
@@ -66,6 +67,16 @@ internal static unsafe partial class Nvml
     public static int? MaxPcieGeneration(IntPtr d) => Query(nvmlDeviceGetMaxPcieLinkGeneration(d, out uint v), v);
     public static int? CurrentPcieWidth(IntPtr d) => Query(nvmlDeviceGetCurrPcieLinkWidth(d, out uint v), v);
     public static int? MaxPcieWidth(IntPtr d) => Query(nvmlDeviceGetMaxPcieLinkWidth(d, out uint v), v);
+    /// <summary>
+    /// Physical memory as nvidia-smi reports it (memory.total). The driver API's cuDeviceTotalMem is
+    /// smaller by what the driver reserves for itself (about 600 MiB on an H200).
+    /// </summary>
+    public static long? TotalMemoryBytes(IntPtr d)
+    {
+        ulong* info = stackalloc ulong[3]; // nvmlMemory_t { total, free, used }
+        return nvmlDeviceGetMemoryInfo(d, info) == 0 ? (long)info[0] : null;
+    }
+
     public static int? Clock(IntPtr d, int type) => Query(nvmlDeviceGetClockInfo(d, type, out uint v), v);
     public static int? MaxClock(IntPtr d, int type) => Query(nvmlDeviceGetMaxClockInfo(d, type, out uint v), v);
     public static int? TemperatureCelsius(IntPtr d) => Query(nvmlDeviceGetTemperature(d, 0, out uint v), v);

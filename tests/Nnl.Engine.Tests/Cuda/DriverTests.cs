@@ -33,7 +33,8 @@ public class DriverTests
             Assert.Equal(row[3], device.PcieMaxGeneration?.ToString());
             Assert.Equal(row[4], device.PcieMaxWidth?.ToString());
             Assert.Equal(row[5], device.DriverVersion);
-            Assert.InRange(device.FreeMemoryBytes, 1, device.TotalMemoryBytes);
+            Assert.InRange(device.FreeMemoryBytes, 1, device.UsableMemoryBytes);
+            Assert.InRange(device.UsableMemoryBytes, device.TotalMemoryBytes * 9 / 10, device.TotalMemoryBytes);
             Assert.Matches(@"^\d+\.\d$", device.ComputeCapability);
             Assert.True(device.Multiprocessors > 0);
         }

@@ -1,0 +1,87 @@
+// The attention inner loop shared by prefill and decode: one warp attends one query head over a
+// range of cached positions with an online (running max) softmax, so scores are never stored.
+// Lane L owns dimensions L, L+32, L+64, ... of the head (NI of them, head_dim <= 32*NI); a score is
+// a warp-wide sum, so every lane holds every score and updates its own slice of the output.
+#pragma once
+#include "nnl_common.cuh"
+
+#define NNL_ATTN_MAX_HEAD_DIM 256
+// Keys per step: every lane loads its slice of KEYS key rows and KEYS value rows before it uses any
+// of them (2 * KEYS * NI loads in flight), then the KEYS warp-wide score sums run interleaved.
+// 32 / NI keeps the staging registers at 64 for every head size.
+template <typename T, int NI>
+__device__ __forceinline__ void nnl_attend(
+    const float (&q)[NI],                          // this lane's query slice, already scaled
+    const typename nnl_type<T>::storage* k,        // key of position 0 for this kv head; row stride kv_stride
+    const typename nnl_type<T>::storage* v,        // value of position 0 for this kv head
+    size_t kv_stride, int begin, int end, int head_dim,
+    float& m, float& l, float (&acc)[NI])          // running max, running sum, unnormalised output
+{
+    typedef nnl_type<T> L;
+    const int KEYS = 32 / NI;
+    int lane = threadIdx.x & 31;
+    for (int j = begin; j < end; j += KEYS)
+    {
+        float kr[KEYS][NI], vr[KEYS][NI];
+#pragma unroll
+        for (int g = 0; g < KEYS; g++)
+#pragma unroll
+            for (int i = 0; i < NI; i++)
+            {
+                int d = lane + 32 * i;
+                bool valid = j + g < end && d < head_dim;
+                size_t off = (size_t)(j + g) * kv_stride + d;
+                kr[g][i] = valid ? L::load(k, off) : 0.0f;
+                vr[g][i] = valid ? L::load(v, off) : 0.0f;
+            }
+        float s[KEYS];
+#pragma unroll
+        for (int g = 0; g < KEYS; g++)
+        {
+            s[g] = 0.0f;
+#pragma unroll
+            for (int i = 0; i < NI; i++) s[g] += q[i] * kr[g][i];
+        }
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1)
+#pragma unroll
+            for (int g = 0; g < KEYS; g++) s[g] += __shfl_xor_sync(0xffffffffu, s[g], o);
+        float mx = m;
+#pragma unroll
+        for (int g = 0; g < KEYS; g++) if (j + g < end) mx = fmaxf(mx, s[g]);
+        float corr = expf(m - mx);                 // m = -inf on the first step: corr = 0
+        float psum = 0.0f;
+#pragma unroll
+        for (int g = 0; g < KEYS; g++) { s[g] = j + g < end ? expf(s[g] - mx) : 0.0f; psum += s[g]; }
+        l = l * corr + psum;
+#pragma unroll
+        for (int i = 0; i < NI; i++)
+        {
+            float a = acc[i] * corr;
+#pragma unroll
+            for (int g = 0; g < KEYS; g++) a += s[g] * vr[g][i];
+            acc[i] = a;
+        }
+        m = mx;
+    }
+}
+
+// Loads this lane's slice of a query head, multiplied by the softmax scale.
+template <int NI>
+__device__ __forceinline__ void nnl_load_query(const float* qh, int head_dim, float scale, float (&q)[NI])
+{
+    int lane = threadIdx.x & 31;
+#pragma unroll
+    for (int i = 0; i < NI; i++)
+    {
+        int d = lane + 32 * i;
+        q[i] = d < head_dim ? qh[d] * scale : 0.0f;
+    }
+}
+
+// Calls body<NI>() with the smallest register slice that fits head_dim (the choice is uniform
+// across the launch, so it costs one branch).
+#define NNL_DISPATCH_HEAD_DIM(head_dim, CALL)                  \
+    if ((head_dim) <= 64) { CALL(2); }                         \
+    else if ((head_dim) <= 128) { CALL(4); }                   \
+    else if ((head_dim) <= NNL_ATTN_MAX_HEAD_DIM) { CALL(8); }

@@ -1,0 +1,181 @@
+using System.Diagnostics;
+using Nnl.Engine.Runtime;
+
+namespace Nnl.Engine.Benchmarks;
+
+/// <summary>The workload of one benchmark point.</summary>
+public sealed record BenchmarkWorkload(int BatchSize, int PromptLength, int Tokens, int Warmup, int Repetitions, int Seed)
+{
+    /// <summary>Decode steps per repetition: the prefill yields each sequence's first token, every step one more.</summary>
+    public int DecodeSteps => Tokens - 1;
+
+    public void Validate(int maxPositions)
+    {
+        if (BatchSize < 1) throw new NnlArgumentException(nameof(BatchSize), $"must be at least 1, not {BatchSize}.");
+        if (PromptLength < 1) throw new NnlArgumentException(nameof(PromptLength), $"must be at least 1, not {PromptLength}.");
+        if (Tokens < 2) throw new NnlArgumentException(nameof(Tokens), $"must be at least 2 (one from the prefill, then decode steps), not {Tokens}.");
+        if (Warmup < 0) throw new NnlArgumentException(nameof(Warmup), $"must be 0 or more, not {Warmup}.");
+        if (Repetitions < 1) throw new NnlArgumentException(nameof(Repetitions), $"must be at least 1, not {Repetitions}.");
+        if ((long)PromptLength + Tokens > maxPositions)
+            throw new NnlArgumentException(nameof(PromptLength), $"{PromptLength} prompt tokens + {Tokens} generated exceed the model's context of {maxPositions}.");
+    }
+}
+
+/// <summary>What one benchmark point measured (milliseconds per pass; offload statistics summed over decode steps).</summary>
+public sealed record BenchmarkMeasurement(
+    IReadOnlyList<double> PrefillMilliseconds,
+    IReadOnlyList<double> DecodeStepMilliseconds,
+    NnlOffloadStatistics? DecodeStatistics,
+    NnlOffloadStatistics? AllStatistics)
+{
+    public static double Median(IReadOnlyList<double> values)
+    {
+        if (values.Count == 0) return double.NaN;
+        var sorted = values.OrderBy(v => v).ToArray();
+        var mid = sorted.Length / 2;
+        return sorted.Length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+    }
+}
+
+/// <summary>
+/// Runs the benchmark workload on a runner: random prompts (seeded), one prefill pass, then greedy
+/// decode steps for a fixed number of tokens — end-of-sequence ids are ignored, so every
+/// repetition does the same work. Each pass is timed on the host around <see cref="IModelRunner.Forward"/>,
+/// which returns only when the logits are on the host.
+/// </summary>
+public static class InferenceBenchmark
+{
+    /// <param name="onRepetition">Called before each repetition (warm-ups first) with (index, total).</param>
+    public static BenchmarkMeasurement Run(IModelRunner runner, BenchmarkWorkload work, CancellationToken cancellation = default,
+        Action<int, int>? onRepetition = null)
+    {
+        var config = runner.Table.Config;
+        work.Validate(config.MaxPositions);
+        var random = new Random(work.Seed);
+        var prompts = new int[work.BatchSize][];
+        for (var s = 0; s < work.BatchSize; s++)
+            prompts[s] = Enumerable.Range(0, work.PromptLength).Select(_ => random.Next(config.VocabSize)).ToArray();
+
+        var prefill = new List<double>();
+        var steps = new List<double>();
+        NnlOffloadStatistics? decodeStats = null, allStats = null;
+        var total = work.Warmup + work.Repetitions;
+        for (var rep = 0; rep < total; rep++)
+        {
+            cancellation.ThrowIfCancellationRequested();
+            onRepetition?.Invoke(rep, total);
+            var measured = rep >= work.Warmup;
+            using var cache = runner.CreateKvCache(work.BatchSize, work.PromptLength + work.Tokens);
+            runner.TakeStatistics(); // start from zero
+
+            var clock = Stopwatch.StartNew();
+            var logits = runner.Forward(PrefillBatch(prompts), cache, cancellation);
+            var prefillMs = clock.Elapsed.TotalMilliseconds;
+            var stats = runner.TakeStatistics();
+            if (measured)
+            {
+                prefill.Add(prefillMs);
+                allStats = Sum(allStats, stats);
+            }
+
+            var next = Argmax(logits, work.BatchSize, config.VocabSize);
+            for (var step = 0; step < work.DecodeSteps; step++)
+            {
+                cancellation.ThrowIfCancellationRequested();
+                var position = work.PromptLength + step;
+                var batch = new TokenBatch(next, Enumerable.Repeat(position, work.BatchSize).ToArray(),
+                    Enumerable.Range(0, work.BatchSize).ToArray(), Enumerable.Range(0, work.BatchSize).ToArray());
+                clock.Restart();
+                logits = runner.Forward(batch, cache, cancellation);
+                var ms = clock.Elapsed.TotalMilliseconds;
+                stats = runner.TakeStatistics();
+                if (measured)
+                {
+                    steps.Add(ms);
+                    decodeStats = Sum(decodeStats, stats);
+                    allStats = Sum(allStats, stats);
+                }
+                next = Argmax(logits, work.BatchSize, config.VocabSize);
+            }
+        }
+        return new BenchmarkMeasurement(prefill, steps, decodeStats, allStats);
+    }
+
+    private static NnlOffloadStatistics? Sum(NnlOffloadStatistics? a, NnlOffloadStatistics? b) =>
+        a is null ? b : b is null ? a : a.Add(b);
+
+    private static TokenBatch PrefillBatch(int[][] prompts)
+    {
+        var n = prompts.Sum(p => p.Length);
+        var ids = new int[n];
+        var positions = new int[n];
+        var slots = new int[n];
+        var outputs = new int[prompts.Length];
+        var r = 0;
+        for (var s = 0; s < prompts.Length; s++)
+        {
+            for (var t = 0; t < prompts[s].Length; t++, r++)
+            {
+                ids[r] = prompts[s][t];
+                positions[r] = t;
+                slots[r] = s;
+            }
+            outputs[s] = r - 1;
+        }
+        return new TokenBatch(ids, positions, slots, outputs);
+    }
+
+    private static int[] Argmax(float[] logits, int rows, int vocab)
+    {
+        var ids = new int[rows];
+        for (var r = 0; r < rows; r++)
+        {
+            var span = new ReadOnlySpan<float>(logits, r * vocab, vocab);
+            var best = 0;
+            for (var i = 1; i < span.Length; i++)
+                if (span[i] > span[best]) best = i;
+            ids[r] = best;
+        }
+        return ids;
+    }
+
+    /// <summary>The record of one point from what was measured.</summary>
+    public static NnlInferenceBenchmark ToRecord(string model, IModelRunner runner, ModelLoadRequest request, BenchmarkWorkload work,
+        BenchmarkMeasurement m, double loadSeconds)
+    {
+        var table = runner.Table;
+        var stepMedian = BenchmarkMeasurement.Median(m.DecodeStepMilliseconds);
+        var prefillMedian = BenchmarkMeasurement.Median(m.PrefillMilliseconds);
+        var stats = m.DecodeStatistics;
+        var steps = m.DecodeStepMilliseconds.Count;
+        long? perToken = stats is null || steps == 0 ? null : stats.StreamedBytes / steps;
+        double? bound = perToken is { } b && stats!.PinnedHostToDeviceGBps > 0 ? b / (stats.PinnedHostToDeviceGBps * 1e6) : null;
+        var residency = runner as IResidencyReport;
+        return new NnlInferenceBenchmark
+        {
+            Model = model,
+            Device = runner.Device,
+            BudgetBytes = request.MaxGpuMemoryBytes,
+            PrefetchDepth = request.PrefetchDepth,
+            BatchSize = work.BatchSize,
+            PromptLength = work.PromptLength,
+            Tokens = work.Tokens,
+            Repetitions = work.Repetitions,
+            // Without a plan to ask, a runner that streams nothing holds every node.
+            ResidentNodes = residency?.ResidentNodes ?? (stats is null ? table.Count : null),
+            Nodes = table.Count,
+            WeightBytes = table.WeightBytes,
+            StreamedBytesPerToken = perToken,
+            PrefillTokensPerSecond = prefillMedian > 0 ? work.BatchSize * work.PromptLength * 1000.0 / prefillMedian : 0,
+            DecodeMillisecondsPerTokenMedian = stepMedian,
+            DecodeMillisecondsPerTokenMin = m.DecodeStepMilliseconds.Min(),
+            DecodeMillisecondsPerTokenMax = m.DecodeStepMilliseconds.Max(),
+            DecodeTokensPerSecond = stepMedian > 0 ? work.BatchSize * 1000.0 / stepMedian : 0,
+            BoundMillisecondsPerToken = bound,
+            Efficiency = bound is not null && stepMedian > 0 ? bound / stepMedian : null,
+            PcieGBps = stats is { TransferMilliseconds: > 0 } ? stats.StreamedBytes / (stats.TransferMilliseconds * 1e6) : null,
+            PeakGpuMemoryBytes = m.AllStatistics?.PeakGpuMemoryBytes,
+            LoadSeconds = loadSeconds,
+        };
+    }
+}

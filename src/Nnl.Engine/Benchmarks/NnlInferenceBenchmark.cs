@@ -1,0 +1,56 @@
+namespace Nnl.Engine.Benchmarks;
+
+/// <summary>
+/// One point of a Measure-NnlInference sweep: a model on a device under one budget and prefetch
+/// depth. Decode figures are per decode step (each sequence of the batch gets one token per step),
+/// over every step of every repetition after the warm-up. The offload figures (streamed bytes,
+/// bound, efficiency, PCIe, peak memory) are empty where nothing is streamed, as on the CPU.
+/// </summary>
+public sealed record NnlInferenceBenchmark
+{
+    public required string Model { get; init; }
+    public required string Device { get; init; }
+
+    /// <summary>The GPU memory budget of this point as asked (null: what is free); the CPU ignores it.</summary>
+    public long? BudgetBytes { get; init; }
+
+    public int? PrefetchDepth { get; init; }
+    public required int BatchSize { get; init; }
+    public required int PromptLength { get; init; }
+    public required int Tokens { get; init; }
+    public required int Repetitions { get; init; }
+
+    /// <summary>Nodes of the computation table kept on the device, of <see cref="Nodes"/>.</summary>
+    public int? ResidentNodes { get; init; }
+    public required int Nodes { get; init; }
+
+    /// <summary>Bytes of weights the model holds.</summary>
+    public required long WeightBytes { get; init; }
+
+    /// <summary>Weight bytes moved to the GPU per decode step.</summary>
+    public long? StreamedBytesPerToken { get; init; }
+
+    /// <summary>Prompt tokens (all sequences) per second of the prefill pass, median over repetitions.</summary>
+    public required double PrefillTokensPerSecond { get; init; }
+
+    public required double DecodeMillisecondsPerTokenMedian { get; init; }
+    public required double DecodeMillisecondsPerTokenMin { get; init; }
+    public required double DecodeMillisecondsPerTokenMax { get; init; }
+
+    /// <summary>Generated tokens (all sequences) per second at the median step time.</summary>
+    public required double DecodeTokensPerSecond { get; init; }
+
+    /// <summary>The PCIe floor of a decode step: streamed bytes / pinned host-to-device bandwidth.</summary>
+    public double? BoundMillisecondsPerToken { get; init; }
+
+    /// <summary>Bound / median step time (1 = as fast as the bus allows).</summary>
+    public double? Efficiency { get; init; }
+
+    /// <summary>Streamed bytes over the time the copies took, during decode.</summary>
+    public double? PcieGBps { get; init; }
+
+    public long? PeakGpuMemoryBytes { get; init; }
+
+    /// <summary>Time to load the model for this point (plan, pin, bind).</summary>
+    public required double LoadSeconds { get; init; }
+}

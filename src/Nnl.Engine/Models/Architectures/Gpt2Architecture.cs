@@ -1,0 +1,169 @@
+using System.Text.RegularExpressions;
+using Nnl.Engine.Runtime;
+
+namespace Nnl.Engine.Models.Architectures;
+
+/// <summary>
+/// GPT-2 (gpt2 … gpt2-xl): token + learned position embedding; per block
+/// LayerNorm → fused QKV (Conv1D) → causal attention → Conv1D projection → residual,
+/// LayerNorm → Conv1D → gelu_new → Conv1D → residual; final LayerNorm; head tied to the token embedding.
+/// </summary>
+public sealed partial class Gpt2Architecture : IModelArchitecture
+{
+    private readonly float _epsilon;
+    private readonly AttentionShape _attention;
+
+    public Gpt2Architecture(ModelConfig config)
+    {
+        if (config.Family != ModelFamily.Gpt2) throw new ArgumentException($"{config.Architecture} is not GPT-2.", nameof(config));
+        Config = config;
+        _epsilon = (float)config.NormEpsilon;
+        _attention = new AttentionShape(config.HeadCount, config.KvHeadCount, config.HeadDim, 1f / MathF.Sqrt(config.HeadDim));
+    }
+
+    public string Name => "GPT2LMHeadModel";
+    public ModelConfig Config { get; }
+
+    public ComputationTable BuildTable(WeightCatalog weights)
+    {
+        var config = Config;
+        var h = (long)config.HiddenSize;
+        var inner = (long)config.IntermediateSize;
+        var vocab = (long)config.VocabSize;
+        // save_pretrained of GPT2LMHeadModel prefixes "transformer."; the original hub files do not.
+        var p = weights.Contains("transformer.wte.weight") ? "transformer." : "";
+        var expect = new TensorExpectations(config, weights);
+        var nodes = new List<ComputationNode>();
+
+        var wte = expect.Require("token_embd", p + "wte.weight", vocab, h);
+        var wpe = expect.Require("position_embd", p + "wpe.weight", config.MaxPositions, h);
+        nodes.Add(new ComputationNode(0, ComputationNodeKind.Embedding, "embedding", -1, new[] { wte, wpe },
+            new[] { ComputationTable.TokensInput }, new[] { Hidden(0) },
+            new NodeWorkspace(4 * h, 0), 4 * h, 0));
+
+        for (var l = 0; l < config.LayerCount; l++)
+        {
+            var b = $"{p}h.{l}.";
+            var w = new[]
+            {
+                expect.Require("attn_norm", b + "ln_1.weight", h),
+                expect.Require("attn_norm_bias", b + "ln_1.bias", h),
+                expect.Require("attn_qkv", b + "attn.c_attn.weight", h, 3 * h),
+                expect.Require("attn_qkv_bias", b + "attn.c_attn.bias", 3 * h),
+                expect.Require("attn_output", b + "attn.c_proj.weight", h, h),
+                expect.Require("attn_output_bias", b + "attn.c_proj.bias", h),
+                expect.Require("ffn_norm", b + "ln_2.weight", h),
+                expect.Require("ffn_norm_bias", b + "ln_2.bias", h),
+                expect.Require("ffn_up", b + "mlp.c_fc.weight", h, inner),
+                expect.Require("ffn_up_bias", b + "mlp.c_fc.bias", inner),
+                expect.Require("ffn_down", b + "mlp.c_proj.weight", inner, h),
+                expect.Require("ffn_down_bias", b + "mlp.c_proj.bias", h),
+            };
+            // Temporaries per row: norm, qkv, q, k, v, attention, projection, norm 2, MLP up, MLP down.
+            var perRow = 4 * (h + 3 * h + 3 * h + h + h + h + inner + h);
+            nodes.Add(new ComputationNode(nodes.Count, ComputationNodeKind.TransformerBlock, $"blk.{l}", l, w,
+                new[] { Hidden(l) }, new[] { Hidden(l + 1) },
+                new NodeWorkspace(perRow, 4L * config.HeadCount), 4 * h, 2 * 4 * h));
+        }
+
+        var lnf = new[]
+        {
+            expect.Require("output_norm", p + "ln_f.weight", h),
+            expect.Require("output_norm_bias", p + "ln_f.bias", h),
+        };
+        nodes.Add(new ComputationNode(nodes.Count, ComputationNodeKind.FinalNorm, "final_norm", -1, lnf,
+            new[] { Hidden(config.LayerCount) }, new[] { "final" }, new NodeWorkspace(0, 0), 4 * h, 0));
+
+        // A tied head reads the token embedding (HF ties it even when a file also stores lm_head).
+        NodeWeight head;
+        if (config.TieWordEmbeddings)
+        {
+            head = new NodeWeight("output", wte.Tensor);
+            expect.Tolerate("lm_head.weight");
+        }
+        else head = expect.Require("output", "lm_head.weight", vocab, h);
+        nodes.Add(new ComputationNode(nodes.Count, ComputationNodeKind.Head, "head", -1, new[] { head },
+            new[] { "final" }, new[] { ComputationTable.LogitsOutput }, new NodeWorkspace(4 * h, 0), 4 * vocab, 0));
+
+        // Old checkpoints saved the causal-mask buffers; they carry no weights.
+        expect.CheckNothingElse(name => MaskBuffer().IsMatch(name));
+        return new ComputationTable(this, nodes, new KvCacheShape(config.LayerCount, config.KvWidth));
+    }
+
+    [GeneratedRegex(@"^(transformer\.)?h\.\d+\.attn\.(masked_)?bias$")]
+    private static partial Regex MaskBuffer();
+
+    private static string Hidden(int layer) => $"hidden.{layer}";
+
+    public void Execute(ComputationNode node, NodeWeights w, ForwardContext ctx)
+    {
+        var be = ctx.Backend;
+        switch (node.Kind)
+        {
+            case ComputationNodeKind.Embedding:
+            {
+                var h = w["token_embd"].Columns;
+                var x = ctx.Allocate(Hidden(0), h);
+                be.EmbeddingLookup(w["token_embd"], ctx.Batch, EmbeddingIndex.Token, x);
+                var pos = ctx.Temporary("position_embd", h);
+                be.EmbeddingLookup(w["position_embd"], ctx.Batch, EmbeddingIndex.Position, pos);
+                be.Add(x, pos, x);
+                ctx.Set(Hidden(0), x);
+                break;
+            }
+            case ComputationNodeKind.TransformerBlock:
+                Block(node, w, ctx);
+                break;
+            case ComputationNodeKind.FinalNorm:
+            {
+                var x = ctx.Get(node.Inputs[0]);
+                var y = ctx.Allocate("final", x.Columns);
+                be.LayerNorm(x, w["output_norm"], w["output_norm_bias"], _epsilon, y);
+                ctx.Set("final", y);
+                break;
+            }
+            case ComputationNodeKind.Head:
+                HeadNode.Execute(w["output"], ctx, node.Inputs[0]);
+                break;
+            default:
+                throw new InvalidOperationException($"GPT-2 has no node of kind {node.Kind}.");
+        }
+    }
+
+    private void Block(ComputationNode node, NodeWeights w, ForwardContext ctx)
+    {
+        var be = ctx.Backend;
+        var l = node.Layer;
+        var x = ctx.Get(node.Inputs[0]);
+        var h = x.Columns;
+
+        var norm = ctx.Temporary($"blk.{l}.attn_norm", h);
+        be.LayerNorm(x, w["attn_norm"], w["attn_norm_bias"], _epsilon, norm);
+        var qkv = ctx.Temporary($"blk.{l}.qkv", 3 * h);
+        be.MatMul(norm, w["attn_qkv"], WeightLayout.Conv1D, w["attn_qkv_bias"], qkv);
+        var q = ctx.Temporary($"blk.{l}.q", h);
+        var k = ctx.Temporary($"blk.{l}.k", h);
+        var v = ctx.Temporary($"blk.{l}.v", h);
+        be.SliceColumns(qkv, 0, q);
+        be.SliceColumns(qkv, h, k);
+        be.SliceColumns(qkv, 2 * h, v);
+        be.StoreKv(k, v, ctx.Cache.Keys(l), ctx.Cache.Values(l), ctx.Batch);
+        var attn = ctx.Temporary($"blk.{l}.attn", h);
+        be.Attention(q, ctx.Cache.Keys(l), ctx.Cache.Values(l), ctx.Batch, _attention, attn);
+        var proj = ctx.Temporary($"blk.{l}.attn_out", h);
+        be.MatMul(attn, w["attn_output"], WeightLayout.Conv1D, w["attn_output_bias"], proj);
+
+        var y = ctx.Allocate(node.Outputs[0], h);
+        be.Add(x, proj, y);
+
+        var norm2 = ctx.Temporary($"blk.{l}.ffn_norm", h);
+        be.LayerNorm(y, w["ffn_norm"], w["ffn_norm_bias"], _epsilon, norm2);
+        var up = ctx.Temporary($"blk.{l}.ffn_up", w["ffn_up"].Columns);
+        be.MatMul(norm2, w["ffn_up"], WeightLayout.Conv1D, w["ffn_up_bias"], up);
+        be.GeluNew(up, up);
+        var down = ctx.Temporary($"blk.{l}.ffn_down", h);
+        be.MatMul(up, w["ffn_down"], WeightLayout.Conv1D, w["ffn_down_bias"], down);
+        be.Add(y, down, y);
+        ctx.Set(node.Outputs[0], y);
+    }
+}

@@ -1,0 +1,576 @@
+using System.Runtime.InteropServices;
+using Nnl.Engine.Cuda;
+using Nnl.Engine.Models;
+
+namespace Nnl.Engine.Runtime.Cuda;
+
+/// <summary>Which kernel computes a matrix product (chosen per call; tests force each).</summary>
+public enum CudaMatMulPath
+{
+    /// <summary>Nnl's GEMV: weights read once for up to 4 rows; decode.</summary>
+    Gemv,
+
+    /// <summary>cuBLAS GemmEx in the weights' type (activations as hi + lo halves), fp32 accumulation; prefill.</summary>
+    Cublas,
+
+    /// <summary>Nnl's tiled GEMM; prefill without cuBLAS.</summary>
+    Gemm,
+}
+
+/// <summary>Which attention kernel runs (chosen per call; tests force each).</summary>
+public enum CudaAttentionPath
+{
+    /// <summary>Flash-decoding: the context split over blocks, then merged; few rows.</summary>
+    Split,
+
+    /// <summary>One warp per (row, head) over its whole context; many rows.</summary>
+    PerRow,
+}
+
+/// <summary>
+/// The operation table on an NVIDIA GPU, with Nnl's kernels (kernels/*.cu, see kernels/README.md)
+/// and cuBLAS for prefill products where it is installed. Every operation is queued on one stream
+/// (<see cref="Stream"/>) and returns at once; <see cref="Download"/> and <see cref="Synchronize"/>
+/// wait. Not thread-safe: one forward pass at a time.
+/// </summary>
+public sealed class CudaBackend : IComputeBackend
+{
+    /// <summary>Rows up to which a product runs as GEMV (the weights are read once per 4 rows).</summary>
+    public const int GemvMaxRows = 8;
+
+    /// <summary>Rows up to which attention splits each row's context over blocks.</summary>
+    public const int SplitAttentionMaxRows = 8;
+
+    /// <summary>Largest head size the attention kernels take.</summary>
+    public const int MaxHeadDim = 256;
+
+    private const uint Threads = 256;
+
+    private readonly bool _ownsStream;
+    private readonly bool _ownsAllocator;
+    private readonly Cublas? _cublas;
+    private readonly string? _cublasFailure;
+    private readonly Dictionary<float[], DeviceAllocation> _invFreq = new(ReferenceEqualityComparer.Instance);
+    private readonly int _sms;
+    private DeviceAllocation? _scratch;
+    private DeviceAllocation? _splitCounters;
+    private bool _disposed;
+
+    /// <param name="context">The device.</param>
+    /// <param name="stream">The compute stream (the offload scheduler's); a new one when null.</param>
+    /// <param name="allocator">Device memory for tensors and scratch; a <see cref="CachingDeviceAllocator"/> when null.</param>
+    /// <param name="useCublas">Use cuBLAS for prefill products where it is installed.</param>
+    public CudaBackend(CudaContext context, CudaStream? stream = null, IDeviceAllocator? allocator = null, bool useCublas = true)
+    {
+        Context = context;
+        _ownsStream = stream is null;
+        Stream = stream ?? new CudaStream(context);
+        _ownsAllocator = allocator is null;
+        Allocator = allocator ?? new CachingDeviceAllocator(context);
+        _sms = CudaDriver.Attribute(CudaDriver.GetDevice(context.Ordinal), CudaDeviceAttribute.MultiprocessorCount);
+        if (useCublas && Cublas.IsAvailable)
+        {
+            try { _cublas = new Cublas(context); }
+            catch (NnlException e) { _cublasFailure = $"cuBLAS is installed but could not start ({e.Message}); Nnl's own GEMM kernels are used instead."; }
+        }
+    }
+
+    public CudaContext Context { get; }
+    public CudaStream Stream { get; }
+    public IDeviceAllocator Allocator { get; }
+    public string Name => $"Cuda:{Context.Ordinal}";
+
+    /// <summary>True when prefill products go through cuBLAS.</summary>
+    public bool UsesCublas => _cublas is not null;
+
+    /// <summary>Why cuBLAS is not used (for a warning), or null.</summary>
+    public string? CublasUnavailableReason => _cublas is null ? _cublasFailure ?? Cublas.UnavailableReason ?? "cuBLAS was turned off." : null;
+
+    /// <summary>Forces one matrix-product path for every call (tests); null = choose by rows.</summary>
+    public CudaMatMulPath? ForcedMatMulPath { get; set; }
+
+    /// <summary>Forces one attention path for every call (tests); null = choose by rows.</summary>
+    public CudaAttentionPath? ForcedAttentionPath { get; set; }
+
+    /// <summary>Forces the positions per split of split attention (tests); null = fill the GPU about twice.</summary>
+    public int? ForcedSplitLength { get; set; }
+
+    public bool Supports(BackendOperation operation, TensorDType weightType) =>
+        weightType is TensorDType.F32 or TensorDType.F16 or TensorDType.BF16;
+
+    // ------------------------------------------------------------------ memory
+
+    public BackendTensor Allocate(string name, TensorDType dtype, params long[] shape)
+    {
+        long elements = 1;
+        foreach (var d in shape)
+        {
+            if (d <= 0) throw new NnlArgumentException(nameof(shape), $"{name}: every dimension must be positive, not [{string.Join(", ", shape)}]");
+            elements *= d;
+        }
+        var memory = Allocator.Allocate(elements * dtype.ElementBytes(), name);
+        return new CudaTensor(this, name, dtype, (long[])shape.Clone(), memory.Pointer, memory);
+    }
+
+    public void Release(BackendTensor tensor)
+    {
+        var t = Own(tensor, "Release");
+        if (t.Owner is not null) Allocator.Free(t.Owner);
+        t.Invalidate();
+    }
+
+    public unsafe BackendTensor CreateWeight(TensorInfo info, WeightBytes data)
+    {
+        long expected = info.ElementCount * info.DType.ElementBytes();
+        if (data.Length != expected)
+            throw new NnlArgumentException("data", $"{info.Name}: {data.Length} bytes given for {info.DType} {info.ShapeText}, which needs {expected}");
+        var t = (CudaTensor)Allocate(info.Name, info.DType, info.Shape);
+        CudaCopy.HostToDevice(t.Pointer, (IntPtr)data.Pointer, data.Length, Stream);
+        Stream.Synchronize(); // the bytes are only guaranteed during the call (they may be pinned, copied later otherwise)
+        return t;
+    }
+
+    /// <summary>
+    /// A weight in device memory someone else owns (the offload scheduler's buffers): no copy;
+    /// <see cref="Release"/> forgets it without freeing.
+    /// </summary>
+    public CudaTensor WrapDeviceMemory(TensorInfo info, ulong pointer)
+    {
+        if (pointer == 0) throw new NnlArgumentException(nameof(pointer), $"{info.Name}: null device pointer");
+        return new CudaTensor(this, info.Name, info.DType, (long[])info.Shape.Clone(), pointer, null);
+    }
+
+    public unsafe void Upload(BackendTensor destination, ReadOnlySpan<float> source)
+    {
+        // The copy is queued; a pageable source (managed memory) is staged by the driver before the
+        // call returns, so the caller may reuse it at once.
+        var t = F32(destination, "Upload", "destination");
+        if (source.Length != t.ElementCount)
+            throw new NnlArgumentException(nameof(source), $"Upload to {t}: {source.Length} values for {t.ElementCount} elements");
+        fixed (float* s = source) CudaCopy.HostToDevice(t.Pointer, (IntPtr)s, t.ByteCount, Stream);
+    }
+
+    public unsafe void Download(BackendTensor source, Span<float> destination)
+    {
+        var t = F32(source, "Download", "source");
+        if (destination.Length != t.ElementCount)
+            throw new NnlArgumentException(nameof(destination), $"Download of {t}: room for {destination.Length} values, {t.ElementCount} needed");
+        fixed (float* d = destination) CudaCopy.DeviceToHost((IntPtr)d, t.Pointer, t.ByteCount, Stream);
+        Stream.Synchronize();
+    }
+
+    /// <summary>Raw device-to-host copy of any tensor's bytes (tests of 16-bit tensors, the KV cache).</summary>
+    public unsafe void DownloadBytes(BackendTensor source, Span<byte> destination)
+    {
+        var t = Own(source, "DownloadBytes");
+        if (destination.Length != t.ByteCount)
+            throw new NnlArgumentException(nameof(destination), $"Download of {t}: room for {destination.Length} bytes, {t.ByteCount} needed");
+        fixed (byte* d = destination) CudaCopy.DeviceToHost((IntPtr)d, t.Pointer, t.ByteCount, Stream);
+        Stream.Synchronize();
+    }
+
+    public void Synchronize() => Stream.Synchronize();
+
+    public unsafe BackendBatch PrepareBatch(TokenBatch batch)
+    {
+        var packed = CudaBatch.Pack(batch);
+        var memory = Allocator.Allocate(packed.Length * sizeof(int), "batch");
+        fixed (int* p = packed) CudaCopy.HostToDevice(memory.Pointer, (IntPtr)p, packed.Length * sizeof(int), Stream);
+        return new CudaBatch(this, batch, memory);
+    }
+
+    internal void FreeInternal(DeviceAllocation memory) => Allocator.Free(memory);
+
+    /// <summary>
+    /// Scratch memory for one operation (split-K partial sums, attention partials, converted
+    /// activations). Reused by the next operation: stream order keeps uses apart.
+    /// </summary>
+    private ulong Scratch(long bytes)
+    {
+        if (_scratch is null || _scratch.Bytes < bytes)
+        {
+            if (_scratch is not null) Allocator.Free(_scratch);
+            _scratch = null;
+            _scratch = Allocator.Allocate(Math.Max(bytes, 1 << 20), "scratch");
+        }
+        return _scratch.Pointer;
+    }
+
+    /// <summary>
+    /// Zeroed words for the kernels whose last finishing block merges the others' partial results
+    /// (split-K Conv1D GEMV: one per column block; split attention: one per row and head). Each
+    /// launch leaves them zero again, and launches on the one stream never overlap, so they share.
+    /// </summary>
+    private ulong SplitCounters(int count)
+    {
+        long bytes = (long)count * sizeof(uint);
+        if (_splitCounters is null || _splitCounters.Bytes < bytes)
+        {
+            if (_splitCounters is not null) Allocator.Free(_splitCounters);
+            _splitCounters = null;
+            _splitCounters = Allocator.Allocate(Math.Max(bytes, 4096), "gemv.split_counters");
+            CudaCopy.Fill(_splitCounters.Pointer, 0, _splitCounters.Bytes, Stream);
+        }
+        return _splitCounters.Pointer;
+    }
+
+    // ------------------------------------------------------------------ operations
+
+    public void EmbeddingLookup(BackendTensor table, BackendBatch batch, EmbeddingIndex index, BackendTensor output)
+    {
+        var w = Weight(table, "EmbeddingLookup", "table");
+        var b = Batch(batch);
+        var y = F32(output, "EmbeddingLookup", "output");
+        if (w.Shape.Length != 2) throw Bad("EmbeddingLookup", "table", $"{w} is not two-dimensional");
+        ExpectShape("EmbeddingLookup", "output", y, b.RowCount, w.Columns);
+        ulong indices = index == EmbeddingIndex.Token ? b.TokenIds : b.Positions;
+        long n = y.ElementCount;
+        Launch("embedding", $"nnl_embedding_{Suffix(w.DType)}", Blocks(n), Threads,
+            indices, w.Pointer, 0UL, 0UL, y.Pointer, b.RowCount, (int)w.Columns, (int)w.Rows, 0);
+    }
+
+    public void LayerNorm(BackendTensor x, BackendTensor weight, BackendTensor? bias, float epsilon, BackendTensor output)
+    {
+        var xt = F32(x, "LayerNorm", "x");
+        var w = Weight(weight, "LayerNorm", "weight");
+        var y = F32(output, "LayerNorm", "output");
+        ExpectShape("LayerNorm", "output", y, xt.Rows, xt.Columns);
+        ExpectElements("LayerNorm", "weight", w, xt.Columns);
+        var b = bias is null ? null : Weight(bias, "LayerNorm", "bias");
+        if (b is not null) ExpectElements("LayerNorm", "bias", b, xt.Columns);
+        bool fuse = b is null || b.DType == w.DType;
+        Launch("layernorm", $"nnl_layernorm_{Suffix(w.DType)}", RowBlocks(xt.Rows), Threads,
+            xt.Pointer, w.Pointer, fuse && b is not null ? b.Pointer : 0UL, y.Pointer, (int)xt.Rows, (int)xt.Columns, epsilon);
+        if (!fuse) AddBias(y, b!);
+    }
+
+    public void RmsNorm(BackendTensor x, BackendTensor weight, float epsilon, BackendTensor output)
+    {
+        var xt = F32(x, "RmsNorm", "x");
+        var w = Weight(weight, "RmsNorm", "weight");
+        var y = F32(output, "RmsNorm", "output");
+        ExpectShape("RmsNorm", "output", y, xt.Rows, xt.Columns);
+        ExpectElements("RmsNorm", "weight", w, xt.Columns);
+        Launch("rmsnorm", $"nnl_rmsnorm_{Suffix(w.DType)}", RowBlocks(xt.Rows), Threads,
+            xt.Pointer, w.Pointer, y.Pointer, (int)xt.Rows, (int)xt.Columns, epsilon);
+    }
+
+    public void MatMul(BackendTensor x, BackendTensor weight, WeightLayout layout, BackendTensor? bias, BackendTensor output)
+    {
+        var xt = F32(x, "MatMul", "x");
+        var w = Weight(weight, "MatMul", "weight");
+        var y = F32(output, "MatMul", "output");
+        if (ReferenceEquals(xt, y)) throw Bad("MatMul", "output", "may not alias x");
+        int rows = checked((int)xt.Rows), k = checked((int)xt.Columns), n = checked((int)y.Columns);
+        if (w.Shape.Length != 2) throw Bad("MatMul", "weight", $"{w} is not two-dimensional");
+        var (wOut, wIn) = layout == WeightLayout.Linear ? (w.Rows, w.Columns) : (w.Columns, w.Rows);
+        if (wOut != n || wIn != k)
+            throw Bad("MatMul", "weight", $"{w} as {layout} maps {wIn} inputs to {wOut} outputs; x is {xt} and output {y}");
+        ExpectShape("MatMul", "output", y, rows, n);
+        var b = bias is null ? null : Weight(bias, "MatMul", "bias");
+        if (b is not null) ExpectElements("MatMul", "bias", b, n);
+
+        var path = ForcedMatMulPath ?? (rows <= GemvMaxRows ? CudaMatMulPath.Gemv : _cublas is not null ? CudaMatMulPath.Cublas : CudaMatMulPath.Gemm);
+        if (path == CudaMatMulPath.Cublas && _cublas is null) path = CudaMatMulPath.Gemm;
+        bool fuse = path != CudaMatMulPath.Cublas && (b is null || b.DType == w.DType);
+        ulong biasPointer = fuse && b is not null ? b.Pointer : 0UL;
+        string s = Suffix(w.DType);
+        switch (path)
+        {
+            case CudaMatMulPath.Gemv when layout == WeightLayout.Linear:
+                Launch("gemv", $"nnl_gemv_{s}", (uint)Math.Min((n + 7) / 8, 1 << 20), Threads,
+                    w.Pointer, xt.Pointer, biasPointer, y.Pointer, n, k, rows, 0);
+                break;
+            case CudaMatMulPath.Gemv:
+            {
+                // Split k so that about four blocks per SM stream the weights (GPT-2 has few columns).
+                int colBlocks = (n + 255) / 256;
+                int splits = Math.Clamp((4 * _sms + colBlocks - 1) / colBlocks, 1, Math.Max(1, k / 64));
+                int rowsPerSplit = (k + splits - 1) / splits;
+                splits = (k + rowsPerSplit - 1) / rowsPerSplit;
+                ulong partial = Scratch((long)splits * rows * n * sizeof(float));
+                Launch("gemv_conv1d", $"nnl_gemv_conv1d_{s}", ((uint)colBlocks, (uint)splits, 1), (Threads, 1, 1),
+                    w.Pointer, xt.Pointer, biasPointer, y.Pointer, partial, SplitCounters(colBlocks), n, k, rows, rowsPerSplit, 0);
+                break;
+            }
+            case CudaMatMulPath.Gemm:
+                Launch("gemm", layout == WeightLayout.Linear ? $"nnl_gemm_{s}" : $"nnl_gemm_conv1d_{s}",
+                    ((uint)((n + 63) / 64), (uint)Math.Min((rows + 63) / 64, 65535), 1), (Threads, 1, 1),
+                    xt.Pointer, w.Pointer, biasPointer, y.Pointer, rows, n, k, 0);
+                break;
+            case CudaMatMulPath.Cublas:
+            {
+                var type = CublasType(w.DType);
+                if (w.DType == TensorDType.F32)
+                {
+                    _cublas!.MatMul(Stream, xt.Pointer, type, w.Pointer, type, layout == WeightLayout.Linear, y.Pointer, Cublas.DataType.F32, rows, n, k);
+                    break;
+                }
+                // cuBLAS takes A and B of one type. Rounding the activations to fp16/bf16 would cost
+                // bf16 models most of their precision, so they go in as hi + lo halves, two products.
+                long count = (long)rows * k;
+                ulong hi = Scratch(count * 4), lo = hi + (ulong)(count * 2);
+                Launch("convert", w.DType == TensorDType.F16 ? "nnl_split_f32_f16" : "nnl_split_f32_bf16", Blocks(count), Threads,
+                    xt.Pointer, hi, lo, (ulong)count);
+                _cublas!.MatMul(Stream, hi, type, w.Pointer, type, layout == WeightLayout.Linear, y.Pointer, Cublas.DataType.F32, rows, n, k);
+                _cublas.MatMul(Stream, lo, type, w.Pointer, type, layout == WeightLayout.Linear, y.Pointer, Cublas.DataType.F32, rows, n, k, beta: 1f);
+                break;
+            }
+        }
+        if (!fuse && b is not null) AddBias(y, b);
+    }
+
+    public void Rope(BackendTensor x, BackendBatch batch, int headCount, RotaryEmbedding rope)
+    {
+        var xt = F32(x, "Rope", "x");
+        var b = Batch(batch);
+        if (xt.Rows != b.RowCount) throw Bad("Rope", "x", $"{xt} has {xt.Rows} rows for a batch of {b.RowCount}");
+        if ((long)headCount * rope.HeadDim > xt.Columns) throw Bad("Rope", "x", $"{xt} is narrower than {headCount} heads of {rope.HeadDim}");
+        if (rope.RotaryDim > rope.HeadDim) throw Bad("Rope", "rope", $"{rope.RotaryDim} rotary dimensions exceed the head size {rope.HeadDim}");
+        ulong freq = InverseFrequencies(rope.InverseFrequencies);
+        long pairs = (long)b.RowCount * headCount * (rope.RotaryDim / 2);
+        if (pairs == 0) return;
+        Launch("rope", "nnl_rope", Blocks(pairs), Threads,
+            xt.Pointer, b.Positions, freq, b.RowCount, headCount, rope.HeadDim, rope.RotaryDim, (int)xt.Columns, rope.AttentionFactor);
+    }
+
+    public void StoreKv(BackendTensor k, BackendTensor v, BackendTensor kCache, BackendTensor vCache, BackendBatch batch)
+    {
+        var kt = F32(k, "StoreKv", "k");
+        var vt = F32(v, "StoreKv", "v");
+        var kc = Cache(kCache, "StoreKv", "kCache");
+        var vc = Cache(vCache, "StoreKv", "vCache");
+        var b = Batch(batch);
+        ExpectShape("StoreKv", "k", kt, b.RowCount, kc.Shape[2]);
+        ExpectShape("StoreKv", "v", vt, b.RowCount, kc.Shape[2]);
+        if (!vc.Shape.SequenceEqual(kc.Shape) || vc.DType != kc.DType) throw Bad("StoreKv", "vCache", $"{vc} differs from {kc}");
+        int kvDim = (int)kc.Shape[2];
+        Launch("kv_cache", $"nnl_kv_append_{Suffix(kc.DType)}", Blocks((long)b.RowCount * kvDim), Threads,
+            kt.Pointer, vt.Pointer, kc.Pointer, vc.Pointer, b.Positions, b.Slots, b.RowCount, kvDim, kvDim, (int)kc.Shape[1]);
+    }
+
+    public void Attention(BackendTensor q, BackendTensor kCache, BackendTensor vCache, BackendBatch batch, AttentionShape shape, BackendTensor output)
+    {
+        var qt = F32(q, "Attention", "q");
+        var kc = Cache(kCache, "Attention", "kCache");
+        var vc = Cache(vCache, "Attention", "vCache");
+        var y = F32(output, "Attention", "output");
+        var b = Batch(batch);
+        int rows = b.RowCount, heads = shape.HeadCount, kvHeads = shape.KvHeadCount, hd = shape.HeadDim;
+        if (heads <= 0 || kvHeads <= 0 || heads % kvHeads != 0) throw Bad("Attention", "shape", $"{heads} heads cannot share {kvHeads} KV heads");
+        if (hd <= 0 || hd > MaxHeadDim) throw Bad("Attention", "shape", $"head size {hd} is outside 1..{MaxHeadDim}");
+        if (qt.Rows != rows || qt.Columns < shape.QueryWidth) throw Bad("Attention", "q", $"{qt} does not hold {rows} rows of {shape.QueryWidth}");
+        ExpectShape("Attention", "output", y, rows, shape.QueryWidth);
+        if (kc.Shape[2] != shape.KvWidth) throw Bad("Attention", "kCache", $"{kc} rows are not {shape.KvWidth} wide");
+        if (!vc.Shape.SequenceEqual(kc.Shape) || vc.DType != kc.DType) throw Bad("Attention", "vCache", $"{vc} differs from {kc}");
+        int capacity = (int)kc.Shape[1];
+        string s = Suffix(kc.DType);
+        var path = ForcedAttentionPath ?? (rows <= SplitAttentionMaxRows ? CudaAttentionPath.Split : CudaAttentionPath.PerRow);
+        if (path == CudaAttentionPath.Split)
+        {
+            // About eight blocks (32 warps) per SM so the cache reads overlap; at least 64 keys a split.
+            int context = Math.Min(b.Host.MaxContext, capacity);
+            int wanted = Math.Max(1, (8 * _sms + heads * rows - 1) / (heads * rows));
+            int splitLen = ForcedSplitLength ?? Math.Max(64, (context + wanted - 1) / wanted);
+            if (splitLen <= 0) throw Bad("Attention", nameof(ForcedSplitLength), $"{splitLen} positions per split");
+            int splits = (context + splitLen - 1) / splitLen;
+            ulong partial = Scratch((long)rows * heads * splits * (hd + 2) * sizeof(float));
+            Launch("attention_decode", $"nnl_attention_decode_{s}", ((uint)splits, (uint)heads, (uint)rows), (128, 1, 1),
+                qt.Pointer, kc.Pointer, vc.Pointer, y.Pointer, partial, SplitCounters(rows * heads), b.Positions, b.Slots,
+                heads, kvHeads, hd, (int)qt.Columns, capacity, splitLen, shape.Scale);
+        }
+        else
+        {
+            long warps = (long)rows * heads;
+            Launch("attention_prefill", $"nnl_attention_prefill_{s}", (uint)Math.Min((warps + 3) / 4, int.MaxValue), 128,
+                qt.Pointer, kc.Pointer, vc.Pointer, y.Pointer, b.Positions, b.Slots, rows, heads, kvHeads, hd, (int)qt.Columns, capacity, shape.Scale);
+        }
+    }
+
+    public void Softmax(BackendTensor x, BackendTensor output)
+    {
+        var xt = F32(x, "Softmax", "x");
+        var y = F32(output, "Softmax", "output");
+        ExpectShape("Softmax", "output", y, xt.Rows, xt.Columns);
+        if (y.Pointer != xt.Pointer) CudaCopy.DeviceToDevice(y.Pointer, xt.Pointer, xt.ByteCount, Stream);
+        Launch("softmax", "nnl_softmax", RowBlocks(y.Rows), Threads, y.Pointer, (int)y.Rows, (int)y.Columns);
+    }
+
+    public void GeluNew(BackendTensor x, BackendTensor output)
+    {
+        var xt = F32(x, "GeluNew", "x");
+        var y = F32(output, "GeluNew", "output");
+        ExpectShape("GeluNew", "output", y, xt.Rows, xt.Columns);
+        Launch("gelu", "nnl_gelu_new", Blocks(xt.ElementCount), Threads, xt.Pointer, y.Pointer, (ulong)xt.ElementCount);
+    }
+
+    public void SiluMul(BackendTensor gate, BackendTensor up, BackendTensor output)
+    {
+        var g = F32(gate, "SiluMul", "gate");
+        var u = F32(up, "SiluMul", "up");
+        var y = F32(output, "SiluMul", "output");
+        ExpectShape("SiluMul", "up", u, g.Rows, g.Columns);
+        ExpectShape("SiluMul", "output", y, g.Rows, g.Columns);
+        int cols = (int)g.Columns;
+        Launch("swiglu", "nnl_swiglu", Blocks(g.ElementCount), Threads, g.Pointer, u.Pointer, y.Pointer, (int)g.Rows, cols, cols, cols, cols);
+    }
+
+    public void Add(BackendTensor a, BackendTensor b, BackendTensor output)
+    {
+        var at = F32(a, "Add", "a");
+        var bt = F32(b, "Add", "b");
+        var y = F32(output, "Add", "output");
+        ExpectShape("Add", "b", bt, at.Rows, at.Columns);
+        ExpectShape("Add", "output", y, at.Rows, at.Columns);
+        Launch("add", "nnl_add", Blocks(at.ElementCount), Threads, at.Pointer, bt.Pointer, y.Pointer, (ulong)at.ElementCount);
+    }
+
+    public void SliceColumns(BackendTensor source, long columnOffset, BackendTensor output)
+    {
+        var src = F32(source, "SliceColumns", "source");
+        var y = F32(output, "SliceColumns", "output");
+        if (y.Rows != src.Rows || columnOffset < 0 || columnOffset + y.Columns > src.Columns)
+            throw Bad("SliceColumns", "output", $"columns {columnOffset}..{columnOffset + y.Columns} of {src} do not fit {y}");
+        Launch("slice_columns", "nnl_slice_columns", Blocks(y.ElementCount), Threads,
+            src.Pointer, y.Pointer, (int)src.Rows, (int)src.Columns, (int)y.Columns, (int)columnOffset);
+    }
+
+    public void GatherRows(BackendTensor source, BackendBatch batch, BackendTensor output)
+    {
+        var src = F32(source, "GatherRows", "source");
+        var b = Batch(batch);
+        var y = F32(output, "GatherRows", "output");
+        ExpectShape("GatherRows", "output", y, b.Host.OutputRows.Length, src.Columns);
+        foreach (var r in b.Host.OutputRows)
+            if (r >= src.Rows) throw Bad("GatherRows", "batch", $"output row {r} is outside {src}");
+        Launch("gather_rows", "nnl_gather_rows", Blocks(y.ElementCount), Threads,
+            src.Pointer, b.OutputRows, y.Pointer, b.Host.OutputRows.Length, (int)src.Columns);
+    }
+
+    /// <summary>Greedy sampling on the device: the first largest value of each row of x [rows, cols] (4 bytes per row come back).</summary>
+    public int[] Argmax(BackendTensor x)
+    {
+        var xt = F32(x, "Argmax", "x");
+        int rows = (int)xt.Rows;
+        var memory = Allocator.Allocate(rows * sizeof(int), "argmax");
+        try
+        {
+            Launch("argmax", "nnl_argmax", RowBlocks(rows), Threads, xt.Pointer, memory.Pointer, rows, (int)xt.Columns);
+            var result = new int[rows];
+            unsafe
+            {
+                fixed (int* r = result) CudaCopy.DeviceToHost((IntPtr)r, memory.Pointer, rows * sizeof(int), Stream);
+            }
+            Stream.Synchronize();
+            return result;
+        }
+        finally
+        {
+            Allocator.Free(memory);
+        }
+    }
+
+    private void AddBias(CudaTensor y, CudaTensor bias) =>
+        Launch("bias", $"nnl_add_bias_{Suffix(bias.DType)}", Blocks(y.ElementCount), Threads, y.Pointer, bias.Pointer, (int)y.Rows, (int)y.Columns);
+
+    private unsafe ulong InverseFrequencies(float[] frequencies)
+    {
+        if (_invFreq.TryGetValue(frequencies, out var memory)) return memory.Pointer;
+        memory = Allocator.Allocate(Math.Max(1, frequencies.Length) * sizeof(float), "rope.inv_freq");
+        fixed (float* f = frequencies) CudaCopy.HostToDevice(memory.Pointer, (IntPtr)f, frequencies.Length * sizeof(float), Stream);
+        _invFreq[frequencies] = memory;
+        return memory.Pointer;
+    }
+
+    // ------------------------------------------------------------------ launching and checking
+
+    private void Launch(string file, string entry, uint grid, uint block, params KernelArg[] args) =>
+        KernelLibrary.Kernel(Context, file, entry).Launch(Stream, grid, block, 0, args);
+
+    private void Launch(string file, string entry, (uint, uint, uint) grid, (uint, uint, uint) block, params KernelArg[] args) =>
+        KernelLibrary.Kernel(Context, file, entry).Launch(Stream, grid, block, 0, args);
+
+    /// <summary>Blocks for a grid-stride kernel over n elements: enough to fill the GPU, no more.</summary>
+    private uint Blocks(long n) => (uint)Math.Clamp((n + Threads - 1) / Threads, 1, 16L * _sms);
+
+    /// <summary>Blocks for a block-per-row kernel.</summary>
+    private uint RowBlocks(long rows) => (uint)Math.Clamp(rows, 1, 65535);
+
+    private static string Suffix(TensorDType t) => t switch
+    {
+        TensorDType.F16 => "f16",
+        TensorDType.BF16 => "bf16",
+        TensorDType.F32 => "f32",
+        _ => throw new NnlArgumentException("dtype", $"the CUDA backend has no kernels for {t}"),
+    };
+
+    private static Cublas.DataType CublasType(TensorDType t) => t switch
+    {
+        TensorDType.F16 => Cublas.DataType.F16,
+        TensorDType.BF16 => Cublas.DataType.BF16,
+        _ => Cublas.DataType.F32,
+    };
+
+    private CudaTensor Own(BackendTensor tensor, string operation)
+    {
+        if (tensor is not CudaTensor t || t.Backend != this)
+            throw new NnlArgumentException("tensor", $"{operation}: {tensor} does not belong to {Name}");
+        if (t.Pointer == 0) throw new NnlArgumentException("tensor", $"{operation}: {tensor} was released");
+        return t;
+    }
+
+    private CudaTensor F32(BackendTensor tensor, string operation, string parameter)
+    {
+        var t = Own(tensor, operation);
+        if (t.DType != TensorDType.F32) throw Bad(operation, parameter, $"{t} must be F32");
+        if (t.Shape.Length != 2) throw Bad(operation, parameter, $"{t} must be two-dimensional [rows, columns]");
+        return t;
+    }
+
+    private CudaTensor Weight(BackendTensor tensor, string operation, string parameter)
+    {
+        var t = Own(tensor, operation);
+        Suffix(t.DType);
+        return t;
+    }
+
+    private CudaTensor Cache(BackendTensor tensor, string operation, string parameter)
+    {
+        var t = Own(tensor, operation);
+        if (t.Shape.Length != 3) throw Bad(operation, parameter, $"{t} must be [slots, capacity, kv width]");
+        Suffix(t.DType);
+        return t;
+    }
+
+    private CudaBatch Batch(BackendBatch batch) =>
+        batch as CudaBatch ?? throw new NnlArgumentException("batch", $"the batch was not prepared by {Name}");
+
+    private static void ExpectShape(string operation, string parameter, CudaTensor t, long rows, long columns)
+    {
+        if (t.Rows != rows || t.Columns != columns) throw Bad(operation, parameter, $"{t} should be [{rows}, {columns}]");
+    }
+
+    private static void ExpectElements(string operation, string parameter, CudaTensor t, long count)
+    {
+        if (t.ElementCount != count) throw Bad(operation, parameter, $"{t} should have {count} elements");
+    }
+
+    private static NnlArgumentException Bad(string operation, string parameter, string message) =>
+        new(parameter, $"{operation}: {message}");
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        try { Stream.Synchronize(); } catch (NnlException) { /* a failed stream still gets its memory back */ }
+        foreach (var m in _invFreq.Values) Allocator.Free(m);
+        _invFreq.Clear();
+        if (_scratch is not null) Allocator.Free(_scratch);
+        _scratch = null;
+        if (_splitCounters is not null) Allocator.Free(_splitCounters);
+        _splitCounters = null;
+        _cublas?.Dispose();
+        if (_ownsAllocator) Allocator.Dispose();
+        if (_ownsStream) Stream.Dispose();
+    }
+}

@@ -1,0 +1,136 @@
+using Nnl.Engine.Models;
+
+namespace Nnl.Engine.Runtime;
+
+/// <summary>Operations a backend implements; <see cref="IComputeBackend.Supports"/> says which (llama.cpp's supports_op).</summary>
+public enum BackendOperation
+{
+    EmbeddingLookup,
+    LayerNorm,
+    RmsNorm,
+    MatMul,
+    Rope,
+    StoreKv,
+    Attention,
+    Softmax,
+    GeluNew,
+    SiluMul,
+    Add,
+    SliceColumns,
+    GatherRows,
+}
+
+/// <summary>Which index of a batch row an embedding lookup uses.</summary>
+public enum EmbeddingIndex
+{
+    /// <summary>The row's token id (token embedding).</summary>
+    Token,
+
+    /// <summary>The row's position (GPT-2's learned position embedding).</summary>
+    Position,
+}
+
+/// <summary>
+/// The table of operations an architecture's graph builder composes (llama.cpp style). The CPU
+/// backend is the reference; the CUDA backend implements the same table and is tested against it.
+///
+/// Conventions every implementation keeps:
+/// - Activations are F32, shape [rows, columns], one row per batch row (<see cref="TokenBatch"/>).
+/// - Weights are F32, F16 or BF16 as bound; accumulation is F32 (or wider).
+/// - Operations may be asynchronous (a CUDA stream); <see cref="Download"/> and
+///   <see cref="Synchronize"/> are the only points where the host waits.
+/// - An output may alias an input of the same shape where noted ("in place allowed").
+/// - Tensors come only from this backend (Allocate, CreateWeight, or the backend's own weight
+///   memory such as an offload scheduler's device buffers).
+/// </summary>
+public interface IComputeBackend : IDisposable
+{
+    /// <summary>"Cpu", "Cuda:0", ...</summary>
+    string Name { get; }
+
+    /// <summary>Whether <paramref name="operation"/> runs with weights of <paramref name="weightType"/>.</summary>
+    bool Supports(BackendOperation operation, TensorDType weightType);
+
+    // ---- memory ----
+
+    /// <summary>A new tensor (contents undefined). Activations and KV caches are F32.</summary>
+    BackendTensor Allocate(string name, TensorDType dtype, params long[] shape);
+
+    /// <summary>Frees a tensor from <see cref="Allocate"/>, <see cref="CreateWeight"/>. Using it afterwards is a bug.</summary>
+    void Release(BackendTensor tensor);
+
+    /// <summary>
+    /// A weight tensor holding <paramref name="data"/> (raw little-endian elements of
+    /// <paramref name="info"/>.DType in <paramref name="info"/>.Shape). The backend may convert
+    /// (the CPU backend widens F16/BF16 to F32 here, once). The bytes are only read during the call.
+    /// </summary>
+    BackendTensor CreateWeight(TensorInfo info, WeightBytes data);
+
+    /// <summary>Copies host F32 values into an F32 tensor (whole tensor).</summary>
+    void Upload(BackendTensor destination, ReadOnlySpan<float> source);
+
+    /// <summary>Copies an F32 tensor to the host (whole tensor); waits for pending work.</summary>
+    void Download(BackendTensor source, Span<float> destination);
+
+    /// <summary>Waits until every queued operation has finished.</summary>
+    void Synchronize();
+
+    /// <summary>Makes <paramref name="batch"/>'s ids, positions and slots available to the operations of one forward pass.</summary>
+    BackendBatch PrepareBatch(TokenBatch batch);
+
+    // ---- operations ----
+
+    /// <summary>output[r] = table[index of row r] (table [n, columns], output [rows, columns]).</summary>
+    void EmbeddingLookup(BackendTensor table, BackendBatch batch, EmbeddingIndex index, BackendTensor output);
+
+    /// <summary>output = (x - mean) / sqrt(var + eps) · weight + bias, per row (biased variance). In place allowed.</summary>
+    void LayerNorm(BackendTensor x, BackendTensor weight, BackendTensor? bias, float epsilon, BackendTensor output);
+
+    /// <summary>output = x / sqrt(mean(x²) + eps) · weight, per row. In place allowed.</summary>
+    void RmsNorm(BackendTensor x, BackendTensor weight, float epsilon, BackendTensor output);
+
+    /// <summary>
+    /// output[rows, out] = x[rows, in] · W (+ bias[out]); W is [out, in] for <see cref="WeightLayout.Linear"/>
+    /// and [in, out] for <see cref="WeightLayout.Conv1D"/>. Output never aliases x.
+    /// </summary>
+    void MatMul(BackendTensor x, BackendTensor weight, WeightLayout layout, BackendTensor? bias, BackendTensor output);
+
+    /// <summary>
+    /// Rotates x [rows, heads·HeadDim] in place by each row's position (rotate-half layout, see
+    /// <see cref="RotaryEmbedding"/>): for pair (i, i + d/2), (a, b) → (a·cos − b·sin, b·cos + a·sin).
+    /// </summary>
+    void Rope(BackendTensor x, BackendBatch batch, int headCount, RotaryEmbedding rope);
+
+    /// <summary>
+    /// Writes k and v [rows, KvWidth] into the layer's caches [slots, capacity, KvWidth] at
+    /// (slot, position) of each row.
+    /// </summary>
+    void StoreKv(BackendTensor k, BackendTensor v, BackendTensor kCache, BackendTensor vCache, BackendBatch batch);
+
+    /// <summary>
+    /// Causal attention over the KV cache: for row r (slot s, position p) and head h,
+    /// output[r, h] = Σ_{t≤p} softmax_t(Scale · q[r,h] · kCache[s,t,g]) · vCache[s,t,g] with
+    /// g = h / GroupSize, t from <see cref="AttentionShape.FirstVisiblePosition"/>(p) (0 unless a sliding
+    /// window is set). Covers prefill (many rows per slot) and decode (one row per slot).
+    /// Call <see cref="StoreKv"/> for the batch first. q and output are [rows, QueryWidth].
+    /// </summary>
+    void Attention(BackendTensor q, BackendTensor kCache, BackendTensor vCache, BackendBatch batch, AttentionShape shape, BackendTensor output);
+
+    /// <summary>Row-wise softmax. In place allowed.</summary>
+    void Softmax(BackendTensor x, BackendTensor output);
+
+    /// <summary>GPT-2's gelu_new (tanh approximation). In place allowed.</summary>
+    void GeluNew(BackendTensor x, BackendTensor output);
+
+    /// <summary>output = silu(gate) · up (SwiGLU). In place allowed (output = gate or up).</summary>
+    void SiluMul(BackendTensor gate, BackendTensor up, BackendTensor output);
+
+    /// <summary>output = a + b (same shape). In place allowed.</summary>
+    void Add(BackendTensor a, BackendTensor b, BackendTensor output);
+
+    /// <summary>output[r, :] = source[r, columnOffset .. columnOffset + output.Columns] (splits GPT-2's fused QKV).</summary>
+    void SliceColumns(BackendTensor source, long columnOffset, BackendTensor output);
+
+    /// <summary>output[i] = source[batch.OutputRows[i]] (output [OutputRows.Length, columns]).</summary>
+    void GatherRows(BackendTensor source, BackendBatch batch, BackendTensor output);
+}

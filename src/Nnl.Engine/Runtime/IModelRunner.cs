@@ -1,0 +1,55 @@
+namespace Nnl.Engine.Runtime;
+
+/// <summary>
+/// Runs forward passes of one loaded model on one device. The generation loop talks only to this:
+/// the CPU engine is a <see cref="ComputationTableRunner"/>; the GPU offload scheduler is another
+/// implementation over the same <see cref="ComputationTable"/>.
+/// </summary>
+public interface IModelRunner : IDisposable
+{
+    ComputationTable Table { get; }
+
+    /// <summary>"Cpu", "Cuda:0", ...</summary>
+    string Device { get; }
+
+    /// <summary>A KV cache for <paramref name="slots"/> sequences of up to <paramref name="capacity"/> tokens.</summary>
+    KvCache CreateKvCache(int slots, int capacity);
+
+    /// <summary>One forward pass; logits [batch.OutputRows.Length, vocab] row-major. Honours cancellation between nodes.</summary>
+    float[] Forward(TokenBatch batch, KvCache cache, CancellationToken cancellation = default);
+
+    /// <summary>Offload statistics gathered since the last call (null where the runner streams nothing, as on the CPU).</summary>
+    NnlOffloadStatistics? TakeStatistics();
+
+    /// <summary>
+    /// The generation has ended: drop work fetched ahead for a next pass (an offloading runner
+    /// prefetches the next token's first nodes), so the GPU memory in use is what it was before.
+    /// </summary>
+    void Quiesce() { }
+}
+
+/// <summary>
+/// What an offloading runner measured over some forward passes (summed). The generation loop
+/// turns these into per-token figures, the PCIe bound and the efficiency on the result.
+/// </summary>
+public sealed record NnlOffloadStatistics(
+    long StreamedBytes,
+    double TransferMilliseconds,
+    double ComputeMilliseconds,
+    double WeightWaitMilliseconds,
+    long PeakGpuMemoryBytes,
+    double PinnedHostToDeviceGBps,
+    long DiskBytes = 0,
+    double DiskMilliseconds = 0)
+{
+    /// <summary>Sums two measurements (peaks take the maximum; the bandwidth is the engine's own constant).</summary>
+    public NnlOffloadStatistics Add(NnlOffloadStatistics other) => new(
+        StreamedBytes + other.StreamedBytes,
+        TransferMilliseconds + other.TransferMilliseconds,
+        ComputeMilliseconds + other.ComputeMilliseconds,
+        WeightWaitMilliseconds + other.WeightWaitMilliseconds,
+        Math.Max(PeakGpuMemoryBytes, other.PeakGpuMemoryBytes),
+        other.PinnedHostToDeviceGBps > 0 ? other.PinnedHostToDeviceGBps : PinnedHostToDeviceGBps,
+        DiskBytes + other.DiskBytes,
+        DiskMilliseconds + other.DiskMilliseconds);
+}
