@@ -15,6 +15,10 @@
     CmdletsToExport      = @(
         'Get-NnlDevice'
         'Measure-NnlTransfer'
+        'Get-NnlMemoryPool'
+        'Export-NnlMemoryTimeline'
+        'Clear-NnlMemoryPool'
+        'Reset-NnlMemoryPoolStatistics'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()
@@ -23,6 +27,7 @@
     FormatsToProcess     = @(
         'Formats/Nnl.Device.Format.ps1xml'
         'Formats/Nnl.Transfer.Format.ps1xml'
+        'Formats/Nnl.Memory.Format.ps1xml'
     )
 
     PrivateData          = @{

@@ -20,6 +20,8 @@ public interface IReplayTarget
 /// <param name="HitMedianMicroseconds">Median host time of an allocation that made no driver call.</param>
 /// <param name="MissMedianMicroseconds">Median host time of an allocation that called the driver.</param>
 /// <param name="SteadyDriverCallsPerToken">Driver calls per token after the first token (the warm-up).</param>
+/// <param name="LargeAllocateMedianMicroseconds">Median host time of allocations of 1 MiB or more (hits and misses).</param>
+/// <param name="FreeMedianMicroseconds">Median host time of a free.</param>
 public sealed record NnlMemoryReplayResult(
     string Trace,
     string Backing,
@@ -35,12 +37,16 @@ public sealed record NnlMemoryReplayResult(
     double AllocateMedianMicroseconds,
     double HitMedianMicroseconds,
     double MissMedianMicroseconds,
+    double LargeAllocateMedianMicroseconds,
+    double LargeHitMedianMicroseconds,
+    double FreeMedianMicroseconds,
     long DriverCalls,
     double DriverCallsPerToken,
     double SteadyDriverCallsPerToken,
     long Defragmentations,
     long VerifiedBytes,
     long Mismatches,
+    int OutOfMemory,
     double Milliseconds);
 
 /// <summary>Replays a trace against a target, timing each allocation on the host.</summary>
@@ -55,8 +61,12 @@ public static class MemoryTraceReplay
         var live = new Dictionary<long, (ulong Pointer, long Bytes)>();
         var hits = new List<double>();
         var misses = new List<double>();
+        var large = new List<double>();
+        var largeHits = new List<double>();
+        var frees = new List<double>();
         long callsAtStart = target.DriverCalls, callsAfterFirstToken = -1;
-        int tokens = 0;
+        int tokens = 0, outOfMemory = 0;
+        var skipped = new HashSet<long>();
         var clock = Stopwatch.StartNew();
         foreach (var e in trace.Events)
         {
@@ -65,17 +75,34 @@ public static class MemoryTraceReplay
                 case MemoryTraceOperation.Allocate:
                     long calls = target.DriverCalls;
                     long t0 = Stopwatch.GetTimestamp();
-                    ulong pointer = target.Allocate(e.Id, e.Bytes, e.Owner);
+                    ulong pointer;
+                    try { pointer = target.Allocate(e.Id, e.Bytes, e.Owner); }
+                    catch (NnlOutOfMemoryException)
+                    {
+                        // The trace asks for more than the budget holds here: note it, skip the block, go on.
+                        outOfMemory++;
+                        skipped.Add(e.Id);
+                        break;
+                    }
                     double us = Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
-                    (target.DriverCalls == calls ? hits : misses).Add(us);
+                    bool hit = target.DriverCalls == calls;
+                    (hit ? hits : misses).Add(us);
+                    if (e.Bytes >= 1 << 20)
+                    {
+                        large.Add(us);
+                        if (hit) largeHits.Add(us);
+                    }
                     live[e.Id] = (pointer, e.Bytes);
                     afterAllocate?.Invoke(pointer, e.Bytes, e.Id);
                     break;
                 case MemoryTraceOperation.Free:
+                    if (skipped.Remove(e.Id)) break;
                     var (p, bytes) = live[e.Id];
                     live.Remove(e.Id);
                     beforeFree?.Invoke(p, bytes, e.Id);
+                    long f0 = Stopwatch.GetTimestamp();
                     target.Free(e.Id);
+                    frees.Add(Stopwatch.GetElapsedTime(f0).TotalMicroseconds);
                     break;
                 default:
                     cancellation.ThrowIfCancellationRequested();
@@ -91,9 +118,10 @@ public static class MemoryTraceReplay
             trace.Name, target.Backing, device, budgetBytes, hits.Count + misses.Count, tokens,
             peakRequested, target.PeakReservedBytes, (double)target.PeakReservedBytes / peakRequested,
             target.CacheHits, misses.Count, Median(hits.Concat(misses)), Median(hits), Median(misses),
+            Median(large), Median(largeHits), Median(frees),
             driverCalls, tokens == 0 ? 0 : (double)driverCalls / tokens,
             tokens <= 1 ? 0 : (double)steadyCalls / (tokens - 1),
-            target.Defragmentations, verified, mismatches, clock.Elapsed.TotalMilliseconds);
+            target.Defragmentations, verified, mismatches, outOfMemory, clock.Elapsed.TotalMilliseconds);
     }
 
     internal static double Median(IEnumerable<double> values)

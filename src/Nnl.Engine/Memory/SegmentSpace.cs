@@ -71,7 +71,9 @@ internal sealed class SegmentSpace : IBlockSpace
     public long PageBytes { get; }
     public long ReservedBytes => _reservedPages * PageBytes;
     public long LargestFreeBytes => _free.Count == 0 ? 0 : _free.Max!.Pages * PageBytes;
-    public ulong LowestAddress => _segments.Count == 0 ? 0 : _segments.Min(s => s.Base);
+    public ulong LowestAddress { get; private set; }
+
+    private void SegmentsChanged() => LowestAddress = _segments.Count == 0 ? 0 : _segments.Min(s => s.Base);
 
     private ulong Address(Range r) => r.Segment.Base + (ulong)(r.Start * PageBytes);
 
@@ -129,12 +131,14 @@ internal sealed class SegmentSpace : IBlockSpace
         _reservedPages = 0;
     }
 
+    private static readonly Segment ProbeSegment = new(-1, 0, 0);
+
+    /// <summary>The smallest free range of at least <paramref name="pages"/> pages, lowest address first (O(log n)).</summary>
     private Range? BestFit(long pages)
     {
         if (_free.Count == 0 || _free.Max!.Pages < pages) return null;
-        foreach (var r in _free)
-            if (r.Pages >= pages) return r;
-        return null;
+        var probe = new Range { Segment = ProbeSegment, Start = long.MinValue, Pages = pages };
+        return _free.GetViewBetween(probe, _free.Max).Min;
     }
 
     private ulong NewSegment(long pages)
@@ -144,6 +148,7 @@ internal sealed class SegmentSpace : IBlockSpace
         var range = new Range { Segment = segment, Start = 0, Pages = pages, Free = true };
         segment.First = range;
         _segments.Add(segment);
+        SegmentsChanged();
         _reservedPages += pages;
         AddFree(range);
         return Take(range, pages);
@@ -175,6 +180,7 @@ internal sealed class SegmentSpace : IBlockSpace
             if (pages <= 0) break;
             RemoveFree(s.First!);
             _segments.Remove(s);
+            SegmentsChanged();
             _memory.Free(s.Base);
             _reservedPages -= s.Pages;
             pages -= s.Pages;

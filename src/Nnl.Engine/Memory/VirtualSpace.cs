@@ -71,7 +71,7 @@ internal sealed class VirtualSpace : IBlockSpace
     public long PageBytes { get; }
     public long ReservedBytes => _chunks * PageBytes;
     public long LargestFreeBytes => (_unmappedChunks.Count + _cachedPages) * PageBytes;
-    public ulong LowestAddress => _regions.Count == 0 ? 0 : _regions.Min(r => r.Base);
+    public ulong LowestAddress { get; private set; }
 
     private ulong Address(Block b, long page = 0) => b.Region.Base + (ulong)((b.Start + page) * PageBytes);
 
@@ -210,18 +210,21 @@ internal sealed class VirtualSpace : IBlockSpace
         ulong address = _memory.Reserve(regionPages * PageBytes);
         var region = new Region(_regions.Count, address, regionPages);
         _regions.Add(region);
+        LowestAddress = _regions.Min(r => r.Base);
         var hole = new Block { Region = region, Start = 0, Pages = regionPages, State = State.Hole };
         region.First = hole;
         _holes.Add(hole);
         return hole;
     }
 
+    private static readonly Region ProbeRegion = new(-1, 0, 0);
+
+    /// <summary>The smallest block of at least <paramref name="pages"/> pages, lowest address first (O(log n)).</summary>
     private static Block? BestFit(SortedSet<Block> set, long pages)
     {
         if (set.Count == 0 || set.Max!.Pages < pages) return null;
-        foreach (var b in set)
-            if (b.Pages >= pages) return b;
-        return null;
+        var probe = new Block { Region = ProbeRegion, Start = long.MinValue, Pages = pages };
+        return set.GetViewBetween(probe, set.Max).Min;
     }
 
     /// <summary>Carves the first <paramref name="pages"/> pages of a free block into an allocated block.</summary>

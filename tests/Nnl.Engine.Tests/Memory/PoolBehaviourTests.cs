@@ -179,4 +179,23 @@ public class PoolBehaviourTests
         Assert.Equal(0, result.SteadyDriverCallsPerToken);
         Assert.True(result.CacheHits > result.Allocations * 0.9, $"{result.CacheHits} hits of {result.Allocations}");
     }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void TheRandomTraceReplaysWithinTheBudget(bool virtualMemory)
+    {
+        var trace = MemoryTrace.Random(new Random().Next(), operations: 6000);
+        var fake = new FakePhysicalMemory(virtualMemory);
+        using var pool = new DeviceMemoryPool(fake, 8L << 30);
+        var result = MemoryTraceReplay.Run(trace, new PoolReplayTarget(pool), -1, 8L << 30);
+        TestContext.Current.TestOutputHelper?.WriteLine(result.ToString());
+        Assert.True(pool.Statistics().PeakReservedBytes <= 8L << 30);
+        Assert.True(result.ReservedOverRequested >= 1.0);
+        if (virtualMemory)
+        {
+            Assert.Equal(0, result.OutOfMemory);   // 5 GiB live at most: stitching always finds room in 8 GiB
+            Assert.True(result.ReservedOverRequested < 1.1, result.ToString());
+        }
+    }
 }

@@ -54,7 +54,7 @@ def main():
         return s.get("segment.all.allocated", 0) + s.get("segment.all.freed", 0)
 
     live = {}
-    hits, misses = [], []
+    hits, misses, large, large_hits, frees = [], [], [], [], []
     ooms = 0
     tokens = 0
     calls_after_first = None
@@ -71,7 +71,12 @@ def main():
                 ooms += 1
                 continue
             dt = (time.perf_counter_ns() - t0) / 1000.0
-            (hits if driver_calls() == before else misses).append(dt)
+            hit = driver_calls() == before
+            (hits if hit else misses).append(dt)
+            if size >= 1 << 20:
+                large.append(dt)
+                if hit:
+                    large_hits.append(dt)
             live[ident] = x
             live_bytes += size
             peak_live = max(peak_live, live_bytes)
@@ -79,7 +84,9 @@ def main():
             x = live.pop(ident, None)
             if x is not None:
                 live_bytes -= x.numel()
+                t0 = time.perf_counter_ns()
                 del x
+                frees.append((time.perf_counter_ns() - t0) / 1000.0)
         else:
             tokens += 1
             if tokens == 1:
@@ -111,6 +118,9 @@ def main():
         "alloc_median_us": statistics.median(hits + misses) if hits or misses else None,
         "hit_median_us": statistics.median(hits) if hits else None,
         "miss_median_us": statistics.median(misses) if misses else None,
+        "large_alloc_median_us": statistics.median(large) if large else None,
+        "large_hit_median_us": statistics.median(large_hits) if large_hits else None,
+        "free_median_us": statistics.median(frees) if frees else None,
         "driver_call_counter": "num_device_alloc+num_device_free" if has_device_counts else "segment.all.allocated+freed",
         "driver_calls": calls_end - calls_start,
         "driver_calls_per_token": (calls_end - calls_start) / tokens if tokens else None,
