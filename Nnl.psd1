@@ -14,6 +14,11 @@
     # Explicit lists, never '*': the surface check compares CmdletsToExport with the built assembly.
     CmdletsToExport      = @(
         'Get-NnlDevice'
+        'Import-NnlModel'
+        'Invoke-NnlGenerate'
+        'Remove-NnlModel'
+        'ConvertTo-NnlToken'
+        'ConvertFrom-NnlToken'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()
@@ -21,6 +26,7 @@
 
     FormatsToProcess     = @(
         'Formats/Nnl.Device.Format.ps1xml'
+        'Formats/Nnl.Model.Format.ps1xml'
     )
 
     PrivateData          = @{

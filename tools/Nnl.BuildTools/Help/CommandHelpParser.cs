@@ -15,6 +15,9 @@ public static partial class CommandHelpParser
     private static readonly string[] YamlKeys =
         ["Type", "Parameter Sets", "Aliases", "Required", "Position", "Default value", "Accept pipeline input", "Accept wildcard characters"];
 
+    /// <summary>Keys platyPS writes only for some parameters ("Accepted values" for a ValidateSet or an enum).</summary>
+    private static readonly string[] OptionalYamlKeys = ["Applicable", "Accepted values"];
+
     public static CommandHelp Load(string path) => Parse(MarkdownDocument.Load(path));
 
     public static CommandHelp Parse(string text, string file) => Parse(MarkdownDocument.Parse(text, file));
@@ -201,7 +204,7 @@ public static partial class CommandHelpParser
             if (colon <= 0)
                 throw new HelpPageException(file, lineNumber, $"yaml line of -{parameter} is not 'Key: value': '{line}'");
             string key = line[..colon].Trim();
-            if (!YamlKeys.Contains(key, StringComparer.OrdinalIgnoreCase) && !key.Equals("Applicable", StringComparison.OrdinalIgnoreCase))
+            if (!YamlKeys.Contains(key, StringComparer.OrdinalIgnoreCase) && !OptionalYamlKeys.Contains(key, StringComparer.OrdinalIgnoreCase))
                 throw new HelpPageException(file, lineNumber, $"unknown yaml key '{key}' for -{parameter}; expected {string.Join(", ", YamlKeys)}");
             values[key] = line[(colon + 1)..].Trim();
         }
