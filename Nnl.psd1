@@ -14,6 +14,7 @@
     # Explicit lists, never '*': the surface check compares CmdletsToExport with the built assembly.
     CmdletsToExport      = @(
         'Get-NnlDevice'
+        'Measure-NnlTransfer'
         'Import-NnlModel'
         'Invoke-NnlGenerate'
         'Remove-NnlModel'
@@ -26,6 +27,7 @@
 
     FormatsToProcess     = @(
         'Formats/Nnl.Device.Format.ps1xml'
+        'Formats/Nnl.Transfer.Format.ps1xml'
         'Formats/Nnl.Model.Format.ps1xml'
     )
 

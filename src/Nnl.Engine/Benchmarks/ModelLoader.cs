@@ -55,8 +55,28 @@ public sealed record ModelLoadRequest
 /// </summary>
 public static class ModelLoader
 {
-    /// <summary>Replaceable GPU loader (the offload runner sets it); null = no GPU path in this build.</summary>
+    /// <summary>Replaces the GPU loader (tests); null = the offload runner.</summary>
     public static Func<ModelLoadRequest, Action<long, long>?, CancellationToken, LoadedModel>? LoadGpu { get; set; }
+
+    /// <summary>The GPU path: the offload runner under the request's budget and prefetch depth.</summary>
+    private static LoadedModel LoadOffloaded(ModelLoadRequest request, Action<long, long>? progress, CancellationToken cancellation)
+    {
+        var device = Runtime.DeviceSpec.Parse(request.Device);
+        var options = new Runtime.Offload.OffloadOptions
+        {
+            Device = device.Ordinal,
+            MaxGpuMemoryBytes = request.MaxGpuMemoryBytes,
+            PrefetchDepth = request.PrefetchDepth ?? 2,
+            BatchSize = request.BatchSize,
+            ContextLength = request.ContextLength,
+            MaxPrefillRows = Math.Max(request.BatchSize, Math.Min(request.ContextLength * request.BatchSize, 4096)),
+        };
+        Action<string, long, long>? staged = progress is null ? null : (_, done, total) => progress(done, total);
+        if (request.Path is not null)
+            return LoadedModel.LoadGpu(request.Path, options, request.Tokenizer, staged, cancellation);
+        return LoadedModel.LoadGpu(request.Name ?? request.Weights!.Directory, request.Config!, request.GenerationConfig, request.Weights!,
+            request.OwnsWeights, options, request.Tokenizer, staged, cancellation);
+    }
 
     public static LoadedModel Load(ModelLoadRequest request, Action<long, long>? progress = null, CancellationToken cancellation = default)
     {
@@ -66,10 +86,7 @@ public static class ModelLoader
             throw new ArgumentException("In-memory weights need their config.", nameof(request));
 
         if (!ModelLoadRequest.IsCpu(request.Device))
-        {
-            var gpu = LoadGpu ?? throw new NnlArgumentException("Device", $"'{request.Device}' is not available in this build: the GPU offload runner is not wired in; use Cpu.");
-            return gpu(request, progress, cancellation);
-        }
+            return (LoadGpu ?? LoadOffloaded)(request, progress, cancellation);
         if (request.Path is not null)
             return LoadedModel.LoadCpu(request.Path, request.Tokenizer, progress, cancellation, request.Threads);
         return LoadedModel.LoadCpu(request.Name ?? request.Weights!.Directory, request.Config!, request.GenerationConfig, request.Weights!,

@@ -15,9 +15,6 @@ public static partial class CommandHelpParser
     private static readonly string[] YamlKeys =
         ["Type", "Parameter Sets", "Aliases", "Required", "Position", "Default value", "Accept pipeline input", "Accept wildcard characters"];
 
-    /// <summary>Keys platyPS writes only for some parameters ("Accepted values" for a ValidateSet or an enum).</summary>
-    private static readonly string[] OptionalYamlKeys = ["Applicable", "Accepted values"];
-
     public static CommandHelp Load(string path) => Parse(MarkdownDocument.Load(path));
 
     public static CommandHelp Parse(string text, string file) => Parse(MarkdownDocument.Parse(text, file));
@@ -204,7 +201,9 @@ public static partial class CommandHelpParser
             if (colon <= 0)
                 throw new HelpPageException(file, lineNumber, $"yaml line of -{parameter} is not 'Key: value': '{line}'");
             string key = line[..colon].Trim();
-            if (!YamlKeys.Contains(key, StringComparer.OrdinalIgnoreCase) && !OptionalYamlKeys.Contains(key, StringComparer.OrdinalIgnoreCase))
+            // platyPS writes "Accepted values" for ValidateSet parameters and "Applicable" for providers: optional.
+            if (!YamlKeys.Contains(key, StringComparer.OrdinalIgnoreCase) && !key.Equals("Applicable", StringComparison.OrdinalIgnoreCase)
+                && !key.Equals("Accepted values", StringComparison.OrdinalIgnoreCase))
                 throw new HelpPageException(file, lineNumber, $"unknown yaml key '{key}' for -{parameter}; expected {string.Join(", ", YamlKeys)}");
             values[key] = line[(colon + 1)..].Trim();
         }

@@ -1,3 +1,4 @@
+using Nnl.Engine.Models;
 using Nnl.Engine.Cuda;
 using Nnl.Engine.Memory;
 using Nnl.Engine.Runtime.Cuda;

@@ -196,7 +196,7 @@ public sealed class OffloadWeightBinder : IWeightBinder, IDisposable
             cancellation.ThrowIfCancellationRequested();
             var block = _pool.Allocate(t.ByteCount, $"{t.Name} (resident)");
             _residentBlocks.Add(block);
-            source.ReadTensor(t, (byte*)staging.Pointer);
+            source.CopyTo(t, (byte*)staging.Pointer);
             CudaCopy.HostToDevice(block.DevicePointer, staging.Pointer, t.ByteCount, CopyStream);
             CopyStream.Synchronize(); // the staging buffer is refilled next
             _fixed[t.Name] = _backend.WrapDeviceMemory(t, block.DevicePointer);
