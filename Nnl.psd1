@@ -20,6 +20,9 @@
         'Remove-NnlModel'
         'ConvertTo-NnlToken'
         'ConvertFrom-NnlToken'
+        'New-NnlModel'
+        'Measure-NnlInference'
+        'Export-NnlChart'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()
@@ -29,6 +32,7 @@
         'Formats/Nnl.Device.Format.ps1xml'
         'Formats/Nnl.Transfer.Format.ps1xml'
         'Formats/Nnl.Model.Format.ps1xml'
+        'Formats/Nnl.Benchmark.Format.ps1xml'
     )
 
     PrivateData          = @{
