@@ -38,7 +38,7 @@ Describe 'Invoke-NnlGenerate' {
         It 'writes one result per prompt with its counts and speed' {
             $r = Invoke-NnlGenerate -Model $m -Prompt $prompt -MaxNewTokens 8
             $r.Prompt | Should -Be $prompt
-            $r.PromptTokens | Should -Be @(ConvertTo-NnlToken $dir $prompt).Count
+            $r.PromptTokens | Should -Be @(ConvertTo-NnlToken $dir $prompt -AddSpecialTokens).Count
             $r.GeneratedTokens | Should -BeIn (1..8)
             $r.TokenIds.Count | Should -Be $r.GeneratedTokens
             $r.TokensPerSecond | Should -BeGreaterThan 0

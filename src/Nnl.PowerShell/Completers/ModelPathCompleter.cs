@@ -16,14 +16,12 @@ public sealed class ModelPathCompleter : IArgumentCompleter
         var word = (wordToComplete ?? "").Trim('\'', '"');
         var slash = word.LastIndexOfAny(['/', '\\']);
         var typedParent = slash >= 0 ? word[..(slash + 1)] : "";
-        string parent;
+        string? parent;
         try
         {
-            using var ps = System.Management.Automation.PowerShell.Create(RunspaceMode.CurrentRunspace);
-            var cwd = ps.AddCommand("Get-Location").Invoke<PathInfo>().FirstOrDefault()?.ProviderPath ?? Environment.CurrentDirectory;
-            parent = typedParent.Length == 0 ? cwd : Path.GetFullPath(ExpandHome(typedParent), cwd);
+            parent = typedParent.Length == 0 ? Location() : Path.GetFullPath(ExpandHome(typedParent), Location());
         }
-        catch (Exception e) when (e is ArgumentException or NotSupportedException or InvalidOperationException or PSInvalidOperationException)
+        catch (Exception e) when (e is ArgumentException or NotSupportedException or IOException)
         {
             yield break;
         }
@@ -43,6 +41,21 @@ public sealed class ModelPathCompleter : IArgumentCompleter
             var quoted = text.IndexOfAny([' ', '\'', '$', '`', '&', '(', ')', '{', '}', ';', ',']) >= 0 ? "'" + text.Replace("'", "''") + "'" : text;
             yield return new CompletionResult(quoted, name, CompletionResultType.ProviderContainer,
                 isModel ? $"{dir} (model: config.json)" : dir);
+        }
+    }
+
+    /// <summary>PowerShell's current file-system location (not the process's), where relative paths resolve.</summary>
+    private static string Location()
+    {
+        try
+        {
+            using var ps = System.Management.Automation.PowerShell.Create(RunspaceMode.CurrentRunspace);
+            return ps.AddCommand("Get-Location").AddParameter("PSProvider", "FileSystem").Invoke<PathInfo>().FirstOrDefault()?.ProviderPath
+                ?? Environment.CurrentDirectory;
+        }
+        catch (Exception e) when (e is InvalidOperationException or PSInvalidOperationException or RuntimeException)
+        {
+            return Environment.CurrentDirectory;
         }
     }
 
