@@ -19,6 +19,14 @@
         'Export-NnlMemoryTimeline'
         'Clear-NnlMemoryPool'
         'Reset-NnlMemoryPoolStatistics'
+        'Import-NnlModel'
+        'Invoke-NnlGenerate'
+        'Remove-NnlModel'
+        'ConvertTo-NnlToken'
+        'ConvertFrom-NnlToken'
+        'New-NnlModel'
+        'Measure-NnlInference'
+        'Export-NnlChart'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()
@@ -28,6 +36,8 @@
         'Formats/Nnl.Device.Format.ps1xml'
         'Formats/Nnl.Transfer.Format.ps1xml'
         'Formats/Nnl.Memory.Format.ps1xml'
+        'Formats/Nnl.Model.Format.ps1xml'
+        'Formats/Nnl.Benchmark.Format.ps1xml'
     )
 
     PrivateData          = @{

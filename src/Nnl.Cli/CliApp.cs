@@ -12,8 +12,16 @@ public static class CliApp
         .OrderBy(v => v.Name, StringComparer.Ordinal)
         .ToArray();
 
-    /// <summary>Options that take no value (everything else reads the next argument).</summary>
-    private static readonly string[] FlagNames = ["json", "help", "verbose", "shmoo", "extended", "stream", "detailed", "timeline", "in-memory", "no-host-cache", "verify", "clear", "reset", "pinned-host", "by-event", "force"];
+    /// <summary>Options every verb takes that need no value.</summary>
+    private static readonly string[] CommonFlags = ["json", "help", "verbose"];
+
+    /// <summary>
+    /// Options that take no value (everything else reads the next argument): the common ones and
+    /// every verb's <see cref="ICliVerb.Flags"/>. One set for all verbs, so a flag of another verb
+    /// given by mistake is still read as a flag and reported as unknown instead of eating an argument.
+    /// </summary>
+    public static IReadOnlyCollection<string> FlagNames { get; } =
+        CommonFlags.Concat(Verbs.SelectMany(v => v.Flags)).ToHashSet(StringComparer.OrdinalIgnoreCase);
 
     public static int Run(string[] args, TextWriter output, TextWriter error, CancellationToken cancellation = default)
     {

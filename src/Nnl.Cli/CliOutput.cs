@@ -32,11 +32,22 @@ public static class CliOutput
         ["NnlDevice"] = ["Index", "Name", "ComputeCapability", "Multiprocessors", "TotalMemoryMiB", "FreeMemoryMiB", "PcieGeneration", "PcieWidth", "DriverVersion", "VirtualMemoryManagement"],
         ["NnlTransferResult"] = ["Device", "Direction", "Leg", "HostMemory", "Mechanism", "Streams", "TensorCount", "Bytes", "MedianGBps", "MinGBps", "MaxGBps", "MedianMicroseconds", "Verified"],
         ["NnlGeneratedModel"] = ["Name", "Architecture", "Parameters", "Layers", "DType", "Seed", "WeightBytes", "Shards", "Seconds", "WriteGBps", "Path"],
+        ["NnlModel"] = ["Name", "Architecture", "Parameters", "Layers", "DType", "Device", "BudgetBytes", "ResidentNodes", "StreamedNodes", "StreamedBytesPerToken", "BoundMillisecondsPerToken", "Tokenizer"],
+        // The text is printed above the table by `nnl generate` (and streams with --stream); JSON lines carry it.
+        ["NnlGenerationResult"] = ["PromptIndex", "PromptTokens", "GeneratedTokens", "StopReason", "TimeToFirstTokenMilliseconds", "TokensPerSecond", "MillisecondsPerToken", "StreamedBytesPerToken", "PcieGBps", "BoundMillisecondsPerToken", "Efficiency", "WeightWaitMilliseconds", "PeakGpuMemoryBytes", "DiskGBps", "Device"],
+        ["NnlGeneratedToken"] = ["PromptIndex", "Index", "Id", "Text", "ElapsedMilliseconds", "StreamedBytes", "WeightWaitMilliseconds"],
+        ["NnlToken"] = ["InputIndex", "Index", "Id", "Text", "Piece", "Special"],
         ["NnlInferenceBenchmark"] = ["Model", "Device", "BudgetBytes", "PrefetchDepth", "BatchSize", "PromptLength", "ResidentNodes", "StreamedBytesPerToken", "PrefillTokensPerSecond", "DecodeMillisecondsPerTokenMedian", "DecodeTokensPerSecond", "BoundMillisecondsPerToken", "Efficiency", "PcieGBps", "PeakGpuMemoryBytes"],
     };
 
     /// <summary>Records that are printed as text the moment they arrive (generated tokens).</summary>
-    public static readonly Dictionary<string, Func<object, string>> Streamed = new(StringComparer.Ordinal);
+    public static readonly Dictionary<string, Func<object, string>> Streamed = new(StringComparer.Ordinal)
+    {
+        // `nnl generate --stream`: each token's text the moment it exists, no separators (its pieces join into the text).
+        ["NnlGeneratedToken"] = r => ((Nnl.Engine.Generation.NnlGeneratedToken)r).Text,
+        // `nnl tokenize`: one id per line, for wc -l and scripts (--json gives the whole token).
+        ["NnlToken"] = r => ((Nnl.Engine.Tokenizers.NnlToken)r).Id.ToString(CultureInfo.InvariantCulture) + "\n",
+    };
 
     public static bool IsStreamed(object record) => Streamed.ContainsKey(record.GetType().Name);
 

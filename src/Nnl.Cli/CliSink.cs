@@ -15,6 +15,9 @@ public sealed class CliSink : ICommandSink
     private readonly List<object> _table = new();
     private int _lastProgressLength;
 
+    /// <summary>Streamed text was printed without a line end: end the line before anything else.</summary>
+    private bool _midStream;
+
     public CliSink(TextWriter output, TextWriter error, bool json, CancellationToken cancellation, bool progressLine)
     {
         _out = output;
@@ -30,10 +33,19 @@ public sealed class CliSink : ICommandSink
     public void WriteRecord(object record)
     {
         ClearProgress();
-        if (record is string text) _out.WriteLine(text);
-        else if (_json) _out.WriteLine(CliOutput.ToJson(record));
-        else if (CliOutput.IsStreamed(record)) _out.Write(CliOutput.StreamText(record));
-        else _table.Add(record);
+        if (!_json && CliOutput.IsStreamed(record))
+        {
+            var piece = CliOutput.StreamText(record);
+            _out.Write(piece);
+            if (piece.Length > 0) _midStream = !piece.EndsWith('\n');
+        }
+        else
+        {
+            EndStreamedLine();
+            if (record is string text) _out.WriteLine(text);
+            else if (_json) _out.WriteLine(CliOutput.ToJson(record));
+            else _table.Add(record);
+        }
         _out.Flush();
     }
 
@@ -65,10 +77,18 @@ public sealed class CliSink : ICommandSink
     public void Flush()
     {
         ClearProgress();
+        EndStreamedLine();
         foreach (var group in _table.GroupBy(r => r.GetType()))
             _out.Write(CliOutput.Table(group.ToList()));
         _table.Clear();
         _out.Flush();
+    }
+
+    private void EndStreamedLine()
+    {
+        if (!_midStream) return;
+        _out.WriteLine();
+        _midStream = false;
     }
 
     private void ClearProgress()

@@ -16,6 +16,9 @@ public interface ICliVerb
     /// <summary>Option lines for `nnl VERB --help` ("--index N   device ordinal, repeatable").</summary>
     IReadOnlyList<string> Options { get; }
 
+    /// <summary>Options of this verb that take no value (`--force`); every other option reads the next argument.</summary>
+    IReadOnlyList<string> Flags => [];
+
     /// <summary>Builds the engine command; throws NnlArgumentException for bad arguments.</summary>
     INnlCommand CreateCommand(CliArgs args);
 }

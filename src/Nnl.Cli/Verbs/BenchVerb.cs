@@ -6,6 +6,7 @@ public sealed class BenchVerb : ICliVerb
 {
     public string Name => "bench";
     public string Summary => "measure prefill and decode speed of a model or preset, sweeping budget, prefetch, batch";
+    public IReadOnlyList<string> Flags => ["in-memory"];
     public IReadOnlyList<string> Options =>
     [
         "--path DIR             a model directory (or the first positional argument)",

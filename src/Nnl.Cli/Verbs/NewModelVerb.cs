@@ -7,6 +7,7 @@ public sealed class NewModelVerb : ICliVerb
 {
     public string Name => "new-model";
     public string Summary => "write a model of a published shape (or any config.json) with random weights";
+    public IReadOnlyList<string> Flags => ["force", "in-memory"];
     public IReadOnlyList<string> Options =>
     [
         "--preset NAME      gpt2, gpt2-medium, gpt2-large, gpt2-xl, llama-2-7b, llama-2-13b, llama-2-70b,",

@@ -8,6 +8,7 @@ public sealed class PoolVerb : ICliVerb
 {
     public string Name => "pool";
     public string Summary => "GPU memory pool: statistics, blocks, timeline (SVG), clear, reset peaks, trace replays";
+    public IReadOnlyList<string> Flags => ["by-event", "verify", "pinned-host", "clear", "reset", "detailed", "timeline"];
     public IReadOnlyList<string> Options =>
     [
         "--device N            only these device ordinals (repeatable, comma-separated)",

@@ -9,6 +9,7 @@ public sealed class TransferVerb : ICliVerb
 {
     public string Name => "transfer";
     public string Summary => "measure host<->device, device and peer copy bandwidth (shmoo, range, tensor pattern)";
+    public IReadOnlyList<string> Flags => ["shmoo", "extended"];
     public IReadOnlyList<string> Options =>
     [
         "--device N          GPU to measure (default 0)",

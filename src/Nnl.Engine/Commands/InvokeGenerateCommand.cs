@@ -29,6 +29,9 @@ public sealed class InvokeGenerateCommand : INnlCommand
     public IReadOnlyList<int>? StopTokenIds { get; init; }
     public bool Stream { get; init; }
 
+    /// <summary>With <see cref="Stream"/>, also write each prompt's result (its statistics) once it ends: `nnl generate --stream` prints both.</summary>
+    public bool ResultsAfterStream { get; init; }
+
     public void Execute(ICommandSink sink)
     {
         if (Model is null) throw new NnlArgumentException(nameof(Model), "A model is required.");
@@ -59,7 +62,7 @@ public sealed class InvokeGenerateCommand : INnlCommand
         var generator = new TextGenerator(session);
         Action<NnlGeneratedToken>? onToken = Stream ? t => sink.WriteRecord(t) : null;
         var results = generator.Generate(prompts, options, onToken, sink.Cancellation);
-        if (!Stream)
+        if (!Stream || ResultsAfterStream)
             foreach (var r in results) sink.WriteRecord(r);
     }
 
