@@ -2,18 +2,46 @@
 // slots[row], at positions[row]) attends to that slot's cache positions 0..positions[row].
 // The cache is cut into splits of split_len positions so that a long context keeps every SM busy
 // even for one sequence: grid (n_splits, n_heads, n_rows), each block scores one split for one head
-// (its warps share the split) and writes a partial result (unnormalised output, max, sum);
-// nnl_attention_decode_combine then merges the splits of each head.
+// (its warps share the split) and writes a partial result (unnormalised output, max, sum); the
+// last block of a (row, head) to finish (atomic counter) merges the splits in split order: one
+// launch, deterministic results.
 #include "nnl_attention.cuh"
 
 #define NNL_DECODE_MAX_WARPS 8
 
+// out = sum_s acc_s e^(m_s - M) / sum_s l_s e^(m_s - M), M = max_s m_s, for one (row, head);
+// the block's threads walk head_dim. Empty splits (m = -inf) weigh nothing.
+__device__ __forceinline__ void nnl_decode_merge(const volatile float* p, float* o, int head_dim, int n_splits)
+{
+    float mx = NNL_NEG_INF;
+    for (int s = 0; s < n_splits; s++) mx = fmaxf(mx, p[(size_t)s * (head_dim + 2) + head_dim]);
+    float sum = 0.0f;
+    for (int s = 0; s < n_splits; s++)
+    {
+        float ms = p[(size_t)s * (head_dim + 2) + head_dim];
+        if (ms != NNL_NEG_INF) sum += p[(size_t)s * (head_dim + 2) + head_dim + 1] * expf(ms - mx);
+    }
+    float inv = 1.0f / sum;
+    for (int d = threadIdx.x; d < head_dim; d += blockDim.x)
+    {
+        float a = 0.0f;
+        for (int s = 0; s < n_splits; s++)
+        {
+            float ms = p[(size_t)s * (head_dim + 2) + head_dim];
+            if (ms != NNL_NEG_INF) a += p[(size_t)s * (head_dim + 2) + d] * expf(ms - mx);
+        }
+        o[d] = a * inv;
+    }
+}
+
 template <typename T, int NI>
 __device__ __forceinline__ void nnl_attention_decode_body(
-    const float* q, const void* k_cache_, const void* v_cache_, float* partial, const int* positions, const int* slots,
+    const float* q, const void* k_cache_, const void* v_cache_, float* out, float* partial, nnl_u32* counters,
+    const int* positions, const int* slots,
     int n_heads, int n_kv_heads, int head_dim, int q_stride, int max_seq, int split_len, float scale)
 {
     typedef typename nnl_type<T>::storage S;
+    __shared__ bool last;
     __shared__ float sm_acc[NNL_DECODE_MAX_WARPS][NNL_ATTN_MAX_HEAD_DIM];
     __shared__ float sm_m[NNL_DECODE_MAX_WARPS], sm_l[NNL_DECODE_MAX_WARPS];
     int split = blockIdx.x, h = blockIdx.y, row = blockIdx.z, n_splits = gridDim.x;
@@ -50,73 +78,56 @@ __device__ __forceinline__ void nnl_attention_decode_body(
     __syncthreads();
     float mx = NNL_NEG_INF;
     for (int w = 0; w < warps; w++) mx = fmaxf(mx, sm_m[w]);
-    float* out = partial + (((size_t)row * n_heads + h) * n_splits + split) * (head_dim + 2);
+    float* mine = partial + (((size_t)row * n_heads + h) * n_splits + split) * (head_dim + 2);
     for (int d = threadIdx.x; d < head_dim; d += blockDim.x)
     {
         float a = 0.0f;
         for (int w = 0; w < warps; w++)
             if (sm_m[w] != NNL_NEG_INF) a += sm_acc[w][d] * expf(sm_m[w] - mx);
-        out[d] = a;
+        mine[d] = a;
     }
     if (threadIdx.x == 0)
     {
         float sum = 0.0f;
         for (int w = 0; w < warps; w++)
             if (sm_m[w] != NNL_NEG_INF) sum += sm_l[w] * expf(sm_m[w] - mx);
-        out[head_dim] = mx;          // -inf for an empty split (past this sequence's length)
-        out[head_dim + 1] = sum;
+        mine[head_dim] = mx;          // -inf for an empty split (past this sequence's length)
+        mine[head_dim + 1] = sum;
     }
+    // Publish, count the finished splits of this (row, head); the last one merges them all.
+    __threadfence();
+    __syncthreads();
+    nnl_u32* counter = counters + (size_t)row * n_heads + h;
+    if (threadIdx.x == 0) last = atomicAdd(counter, 1u) == (nnl_u32)n_splits - 1;
+    __syncthreads();
+    if (!last) return;
+    __threadfence();
+    nnl_decode_merge(partial + ((size_t)row * n_heads + h) * n_splits * (head_dim + 2),
+                     out + (size_t)row * n_heads * head_dim + (size_t)h * head_dim, head_dim, n_splits);
+    if (threadIdx.x == 0) *counter = 0;   // ready for the next launch
 }
 
 // Grid (n_splits, n_heads, n_rows) with n_splits = ceil(max kv length / split_len); block: 32 to
-// 256 threads (128 suggested). head_dim <= 256.
+// 256 threads (128 suggested). head_dim <= 256. counters: n_rows * n_heads zero words, left zero.
 template <typename T>
 __device__ __forceinline__ void nnl_attention_decode_impl(
     const float* q,          // [n_rows, q_stride]; head h at columns [h*head_dim, (h+1)*head_dim)
     const void* k_cache,     // [n_slots, max_seq, n_kv_heads * head_dim]
     const void* v_cache,     // [n_slots, max_seq, n_kv_heads * head_dim]
+    float* out,              // [n_rows, n_heads * head_dim]
     float* partial,          // [n_rows, n_heads, n_splits, head_dim + 2] workspace
+    nnl_u32* counters,       // [n_rows, n_heads], zero before the launch
     const int* positions,    // [n_rows]
     const int* slots,        // [n_rows] or null (all slot 0)
     int n_heads, int n_kv_heads, int head_dim, int q_stride, int max_seq, int split_len, float scale)
 {
-#define NNL_CALL(NI) nnl_attention_decode_body<T, NI>(q, k_cache, v_cache, partial, positions, slots, n_heads, n_kv_heads, head_dim, q_stride, max_seq, split_len, scale)
+#define NNL_CALL(NI) nnl_attention_decode_body<T, NI>(q, k_cache, v_cache, out, partial, counters, positions, slots, n_heads, n_kv_heads, head_dim, q_stride, max_seq, split_len, scale)
     NNL_DISPATCH_HEAD_DIM(head_dim, NNL_CALL)
 #undef NNL_CALL
 }
 
 NNL_WEIGHT_ENTRIES(nnl_attention_decode,
-    (const float* q, const void* k_cache, const void* v_cache, float* partial, const int* positions, const int* slots,
+    (const float* q, const void* k_cache, const void* v_cache, float* out, float* partial, nnl_u32* counters,
+     const int* positions, const int* slots,
      int n_heads, int n_kv_heads, int head_dim, int q_stride, int max_seq, int split_len, float scale),
-    (q, k_cache, v_cache, partial, positions, slots, n_heads, n_kv_heads, head_dim, q_stride, max_seq, split_len, scale))
-
-// Merges the splits: out = sum_s acc_s e^(m_s - M) / sum_s l_s e^(m_s - M), M = max_s m_s.
-// Grid (n_heads, n_rows); block: any (128 suggested), threads walk head_dim.
-extern "C" __global__ void nnl_attention_decode_combine(
-    const float* partial,    // [n_rows, n_heads, n_splits, head_dim + 2]
-    float* out,              // [n_rows, n_heads * head_dim]
-    int n_heads, int head_dim, int n_splits)
-{
-    int h = blockIdx.x, row = blockIdx.y;
-    const float* p = partial + ((size_t)row * n_heads + h) * n_splits * (head_dim + 2);
-    float mx = NNL_NEG_INF;
-    for (int s = 0; s < n_splits; s++) mx = fmaxf(mx, p[(size_t)s * (head_dim + 2) + head_dim]);
-    float sum = 0.0f;
-    for (int s = 0; s < n_splits; s++)
-    {
-        const float* ps = p + (size_t)s * (head_dim + 2);
-        if (ps[head_dim] != NNL_NEG_INF) sum += ps[head_dim + 1] * expf(ps[head_dim] - mx);
-    }
-    float inv = 1.0f / sum;
-    float* o = out + (size_t)row * n_heads * head_dim + (size_t)h * head_dim;
-    for (int d = threadIdx.x; d < head_dim; d += blockDim.x)
-    {
-        float a = 0.0f;
-        for (int s = 0; s < n_splits; s++)
-        {
-            const float* ps = p + (size_t)s * (head_dim + 2);
-            if (ps[head_dim] != NNL_NEG_INF) a += ps[d] * expf(ps[head_dim] - mx);
-        }
-        o[d] = a * inv;
-    }
-}
+    (q, k_cache, v_cache, out, partial, counters, positions, slots, n_heads, n_kv_heads, head_dim, q_stride, max_seq, split_len, scale))

@@ -1,7 +1,7 @@
 // Decode matrix-vector product, the kernel that decides resident decode speed:
 //   y[t, j] (+)= sum_i W[j, i] * x[t, i] + bias[j]     for a few tokens t.
-// W is nn.Linear's [out, in] (GPT-2's Conv1D [in, out] is transposed once at load, see
-// transpose.cu). One warp per output row; each lane streams 16-byte vectors of the row (8 fp16/bf16
+// W is nn.Linear's [out, in] (GPT-2's Conv1D [in, out] has its own kernel, gemv_conv1d.cu).
+// One warp per output row; each lane streams 16-byte vectors of the row (8 fp16/bf16
 // or 4 fp32 weights) with several loads in flight, converts them to fp32 and accumulates in fp32.
 // The weights are read once per call however many tokens there are (up to 4 per pass).
 #include "nnl_common.cuh"

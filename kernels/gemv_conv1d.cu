@@ -3,8 +3,9 @@
 // A row of W holds consecutive outputs, so a warp reads 256 consecutive columns of one row (each
 // lane one 16-byte vector: 8 outputs) and the block's 8 warps take interleaved rows of its k range.
 // The out dimension alone gives too few blocks for small models (GPT-2-XL: 1600 columns = 7
-// blocks), so k is split over gridDim.y; each split writes partial sums and
-// nnl_gemv_conv1d_reduce adds them (deterministic, no atomics) with the bias.
+// blocks), so k is split over gridDim.y; each split writes partial sums, and the last block of a
+// column range to finish (an atomic counter per range) adds the splits in split order with the
+// bias: one launch, deterministic results.
 #include "nnl_common.cuh"
 
 #define NNL_C1_WARPS 8
@@ -111,18 +112,24 @@ __device__ __forceinline__ void nnl_gemv_conv1d_tokens(
 
 // Block: exactly 256 threads. Grid: (ceil(n / 256), splits) with rows_per_split = ceil(k / splits)
 // (splits * rows_per_split >= k; aim for about 4 blocks per SM and >= 64 rows per split).
-// Writes partial[split, t, j]; then launch nnl_gemv_conv1d_reduce. The 16-byte path needs n a
-// multiple of 8 and w 16-byte aligned; otherwise a scalar path gives the same result.
+// counters: one zero word per column block (gridDim.x), left zero again by the launch. The 16-byte
+// path needs n a multiple of 8 and w 16-byte aligned; otherwise a scalar path gives the same result.
 template <typename T>
 __device__ __forceinline__ void nnl_gemv_conv1d_impl(
     const void* w_,          // [k, n]
     const float* x,          // [n_tok, k]
+    const void* bias_,       // [n] or null
+    float* y,                // [n_tok, n]
     float* partial,          // [splits, n_tok, n] workspace
-    int n, int k, int n_tok, int rows_per_split)
+    nnl_u32* counters,       // [gridDim.x], zero before the launch
+    int n, int k, int n_tok, int rows_per_split, int accumulate)
 {
     __shared__ float red[NNL_C1_WARPS][NNL_C1_COLS];
-    typedef typename nnl_type<T>::storage S;
+    __shared__ bool last;
+    typedef nnl_type<T> L;
+    typedef typename L::storage S;
     const S* w = (const S*)w_;
+    const S* bias = (const S*)bias_;
     bool vector_path = n % 8 == 0 && nnl_aligned16(w);
     for (int t0 = 0; t0 < n_tok; t0 += 4)
     {
@@ -136,31 +143,28 @@ __device__ __forceinline__ void nnl_gemv_conv1d_impl(
             default: nnl_gemv_conv1d_tokens<T, 4>(w, xt, pt, n, k, n_tok, rows_per_split, vector_path, red); break;
         }
     }
+    // Publish this block's partial sums, then count the finished splits of this column range.
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0) last = atomicAdd(counters + blockIdx.x, 1u) == gridDim.y - 1;
+    __syncthreads();
+    if (!last) return;
+    __threadfence();
+    int splits = gridDim.y, col0 = blockIdx.x * NNL_C1_COLS;
+    const volatile float* vp = partial;            // written by other blocks: read through L2
+    for (int i = threadIdx.x; i < n_tok * NNL_C1_COLS; i += blockDim.x)
+    {
+        int t = i / NNL_C1_COLS, col = col0 + i % NNL_C1_COLS;
+        if (col >= n) continue;
+        float s = bias ? L::load(bias, col) : 0.0f;
+        for (int sp = 0; sp < splits; sp++) s += vp[((size_t)sp * n_tok + t) * n + col];
+        float* yp = y + (size_t)t * n + col;
+        *yp = accumulate ? *yp + s : s;
+    }
+    if (threadIdx.x == 0) counters[blockIdx.x] = 0;  // ready for the next launch
 }
 
 NNL_WEIGHT_ENTRIES(nnl_gemv_conv1d,
-    (const void* w, const float* x, float* partial, int n, int k, int n_tok, int rows_per_split),
-    (w, x, partial, n, k, n_tok, rows_per_split))
-
-// y[t, j] (+)= sum_s partial[s, t, j] + bias[j]. Any grid (grid-stride over n_tok * n).
-template <typename T>
-__device__ __forceinline__ void nnl_gemv_conv1d_reduce_impl(
-    const float* partial,    // [splits, n_tok, n]
-    const void* bias_,       // [n] or null
-    float* y,                // [n_tok, n]
-    int n, int n_tok, int splits, int accumulate)
-{
-    typedef nnl_type<T> L;
-    const typename L::storage* bias = (const typename L::storage*)bias_;
-    size_t total = (size_t)n_tok * n;
-    for (size_t i = nnl_global_thread(); i < total; i += nnl_grid_threads())
-    {
-        float s = bias ? L::load(bias, i % n) : 0.0f;
-        for (int sp = 0; sp < splits; sp++) s += partial[(size_t)sp * total + i];
-        y[i] = accumulate ? y[i] + s : s;
-    }
-}
-
-NNL_WEIGHT_ENTRIES(nnl_gemv_conv1d_reduce,
-    (const float* partial, const void* bias, float* y, int n, int n_tok, int splits, int accumulate),
-    (partial, bias, y, n, n_tok, splits, accumulate))
+    (const void* w, const float* x, const void* bias, float* y, float* partial, nnl_u32* counters,
+     int n, int k, int n_tok, int rows_per_split, int accumulate),
+    (w, x, bias, y, partial, counters, n, k, n_tok, rows_per_split, accumulate))

@@ -6,8 +6,9 @@
 #include "nnl_common.cuh"
 
 #define NNL_ATTN_MAX_HEAD_DIM 256
-#define NNL_ATTN_KEYS 4        // keys scored per step (independent shuffles in flight)
-
+// Keys per step: every lane loads its slice of KEYS key rows and KEYS value rows before it uses any
+// of them (2 * KEYS * NI loads in flight), then the KEYS warp-wide score sums run interleaved.
+// 32 / NI keeps the staging registers at 64 for every head size.
 template <typename T, int NI>
 __device__ __forceinline__ void nnl_attend(
     const float (&q)[NI],                          // this lane's query slice, already scaled
@@ -17,47 +18,48 @@ __device__ __forceinline__ void nnl_attend(
     float& m, float& l, float (&acc)[NI])          // running max, running sum, unnormalised output
 {
     typedef nnl_type<T> L;
+    const int KEYS = 32 / NI;
     int lane = threadIdx.x & 31;
-    for (int j = begin; j < end; j += NNL_ATTN_KEYS)
+    for (int j = begin; j < end; j += KEYS)
     {
-        float s[NNL_ATTN_KEYS];
+        float kr[KEYS][NI], vr[KEYS][NI];
 #pragma unroll
-        for (int g = 0; g < NNL_ATTN_KEYS; g++)
+        for (int g = 0; g < KEYS; g++)
+#pragma unroll
+            for (int i = 0; i < NI; i++)
+            {
+                int d = lane + 32 * i;
+                bool valid = j + g < end && d < head_dim;
+                size_t off = (size_t)(j + g) * kv_stride + d;
+                kr[g][i] = valid ? L::load(k, off) : 0.0f;
+                vr[g][i] = valid ? L::load(v, off) : 0.0f;
+            }
+        float s[KEYS];
+#pragma unroll
+        for (int g = 0; g < KEYS; g++)
         {
             s[g] = 0.0f;
-            if (j + g < end)
-            {
-                const typename L::storage* kr = k + (size_t)(j + g) * kv_stride;
 #pragma unroll
-                for (int i = 0; i < NI; i++)
-                {
-                    int d = lane + 32 * i;
-                    if (d < head_dim) s[g] += q[i] * L::load(kr, d);
-                }
-            }
+            for (int i = 0; i < NI; i++) s[g] += q[i] * kr[g][i];
         }
 #pragma unroll
         for (int o = 16; o > 0; o >>= 1)
 #pragma unroll
-            for (int g = 0; g < NNL_ATTN_KEYS; g++) s[g] += __shfl_xor_sync(0xffffffffu, s[g], o);
+            for (int g = 0; g < KEYS; g++) s[g] += __shfl_xor_sync(0xffffffffu, s[g], o);
         float mx = m;
 #pragma unroll
-        for (int g = 0; g < NNL_ATTN_KEYS; g++) if (j + g < end) mx = fmaxf(mx, s[g]);
+        for (int g = 0; g < KEYS; g++) if (j + g < end) mx = fmaxf(mx, s[g]);
         float corr = expf(m - mx);                 // m = -inf on the first step: corr = 0
-        float p[NNL_ATTN_KEYS];
         float psum = 0.0f;
 #pragma unroll
-        for (int g = 0; g < NNL_ATTN_KEYS; g++) { p[g] = j + g < end ? expf(s[g] - mx) : 0.0f; psum += p[g]; }
+        for (int g = 0; g < KEYS; g++) { s[g] = j + g < end ? expf(s[g] - mx) : 0.0f; psum += s[g]; }
         l = l * corr + psum;
 #pragma unroll
         for (int i = 0; i < NI; i++)
         {
-            int d = lane + 32 * i;
             float a = acc[i] * corr;
-            if (d < head_dim)
 #pragma unroll
-                for (int g = 0; g < NNL_ATTN_KEYS; g++)
-                    if (j + g < end) a += p[g] * L::load(v, (size_t)(j + g) * kv_stride + d);
+            for (int g = 0; g < KEYS; g++) a += s[g] * vr[g][i];
             acc[i] = a;
         }
         m = mx;

@@ -1,5 +1,5 @@
-// Matrix transpose through 32x32 shared-memory tiles. GPT-2 stores its linear layers as Conv1D
-// [in, out]; the loader turns them into nn.Linear's [out, in] once, so one GEMV serves every model.
+// Matrix transpose through 32x32 shared-memory tiles, for a loader that wants GPT-2's Conv1D
+// [in, out] weights in nn.Linear's [out, in] layout (the matrix kernels also read Conv1D as stored).
 #include "nnl_common.cuh"
 
 #define NNL_TILE 32

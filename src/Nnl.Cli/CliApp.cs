@@ -13,7 +13,7 @@ public static class CliApp
         .ToArray();
 
     /// <summary>Options that take no value (everything else reads the next argument).</summary>
-    private static readonly string[] FlagNames = ["json", "help", "verbose", "shmoo", "extended", "stream", "detailed", "timeline", "in-memory", "no-host-cache", "verify", "force"];
+    private static readonly string[] FlagNames = ["json", "help", "verbose", "shmoo", "extended", "stream", "detailed", "timeline", "in-memory", "no-host-cache", "verify", "clear", "reset", "pinned-host", "by-event", "force"];
 
     public static int Run(string[] args, TextWriter output, TextWriter error, CancellationToken cancellation = default)
     {

@@ -23,7 +23,14 @@ public static class CliOutput
     /// <summary>Column lists per record type name, mirroring the PowerShell format files' default views.</summary>
     public static readonly Dictionary<string, string[]> Columns = new(StringComparer.Ordinal)
     {
+        ["NnlMemoryPoolStatistics"] = ["Device", "Backing", "BudgetGiB", "ReservedGiB", "AllocatedGiB", "PeakReservedGiB", "LargestFreeBlockBytes", "UtilisationFragmentation", "ExternalFragmentation", "ActiveBlocks", "AllocationCount", "CacheHits", "DriverCalls", "Defragmentations", "OutOfMemoryCount"],
+        ["NnlMemoryBlock"] = ["Device", "Offset", "Bytes", "State", "Owner", "AllocationId"],
+        ["NnlMemoryEvent"] = ["Device", "Sequence", "TimeMilliseconds", "Operation", "Offset", "Bytes", "Owner", "AllocationId"],
+        ["NnlMemoryReplayResult"] = ["Backing", "Allocations", "Tokens", "PeakRequestedBytes", "PeakReservedBytes", "ReservedOverRequested", "CacheHits", "HitMedianMicroseconds", "MissMedianMicroseconds", "DriverCallsPerToken", "SteadyDriverCallsPerToken", "Defragmentations", "Mismatches"],
+        ["NnlMemoryTimelinePicture"] = ["Path", "Device", "Events", "Blocks", "OwnerGroups", "Bytes"],
+        ["NnlMemoryTraceFile"] = ["Path", "Trace", "Events", "Allocations", "Tokens", "PeakLiveBytes"],
         ["NnlDevice"] = ["Index", "Name", "ComputeCapability", "Multiprocessors", "TotalMemoryMiB", "FreeMemoryMiB", "PcieGeneration", "PcieWidth", "DriverVersion", "VirtualMemoryManagement"],
+        ["NnlTransferResult"] = ["Device", "Direction", "Leg", "HostMemory", "Mechanism", "Streams", "TensorCount", "Bytes", "MedianGBps", "MinGBps", "MaxGBps", "MedianMicroseconds", "Verified"],
         ["NnlGeneratedModel"] = ["Name", "Architecture", "Parameters", "Layers", "DType", "Seed", "WeightBytes", "Shards", "Seconds", "WriteGBps", "Path"],
         ["NnlInferenceBenchmark"] = ["Model", "Device", "BudgetBytes", "PrefetchDepth", "BatchSize", "PromptLength", "ResidentNodes", "StreamedBytesPerToken", "PrefillTokensPerSecond", "DecodeMillisecondsPerTokenMedian", "DecodeTokensPerSecond", "BoundMillisecondsPerToken", "Efficiency", "PcieGBps", "PeakGpuMemoryBytes"],
     };

@@ -14,20 +14,37 @@ public sealed class ImportModelCommand : INnlCommand
     /// <summary>The model directory.</summary>
     public required string Path { get; init; }
 
-    /// <summary>"Cpu" (the CUDA devices come with the GPU backend).</summary>
+    /// <summary>"Cpu", or a GPU: "Cuda", "Cuda:N" or N (see <see cref="Runtime.DeviceSpec"/>).</summary>
     public string Device { get; init; } = "Cpu";
+
+    /// <summary>GPU memory the model may use; null = what is free. GPU only.</summary>
+    public long? MaxGpuMemory { get; init; }
+
+    /// <summary>Nodes the copy stream brings in ahead of the one computing. GPU only.</summary>
+    public int PrefetchDepth { get; init; } = 2;
+
+    /// <summary>Transformer blocks to keep on the GPU; null = Auto (as many as fit). GPU only.</summary>
+    public int? ResidentLayers { get; init; }
+
+    /// <summary>False: stream weights from the safetensors files instead of pinned host memory. GPU only.</summary>
+    public bool HostCache { get; init; } = true;
+
+    /// <summary>Tokens per sequence the KV cache is planned for. GPU only.</summary>
+    public int ContextLength { get; init; } = 512;
 
     /// <summary>Threads for the CPU backend's matrix products; null = all cores.</summary>
     public int? Threads { get; init; }
 
-    /// <summary>Resolves the tokenizer of a model directory (null when it has none). Set by the host once tokenizers are wired in.</summary>
+    /// <summary>Resolves the tokenizer of a model directory (null when it has none); defaults to the directory's tokenizer.json or vocab.json + merges.txt.</summary>
     public Func<string, IGenerationTokenizer?>? TokenizerResolver { get; init; }
 
     public void Execute(ICommandSink sink)
     {
         if (string.IsNullOrWhiteSpace(Path)) throw new NnlArgumentException(nameof(Path), "A model directory is required.");
-        if (!string.Equals(Device, "Cpu", StringComparison.OrdinalIgnoreCase))
-            throw new NnlArgumentException(nameof(Device), $"Device '{Device}' is not available in this build; use Cpu.");
+        var device = Runtime.DeviceSpec.Parse(Device);
+        if (device.IsCpu && (MaxGpuMemory is not null || ResidentLayers is not null || !HostCache))
+            throw new NnlArgumentException(MaxGpuMemory is not null ? nameof(MaxGpuMemory) : ResidentLayers is not null ? nameof(ResidentLayers) : nameof(HostCache),
+                "applies to a GPU device only; add -Device Cuda");
         if (Threads is <= 0) throw new NnlArgumentException(nameof(Threads), $"{Threads} must be positive.");
 
         var directory = System.IO.Path.GetFullPath(Path);
@@ -37,7 +54,32 @@ public sealed class ImportModelCommand : INnlCommand
         LoadedModel model;
         try
         {
-            var tokenizer = TokenizerResolver?.Invoke(directory);
+            var tokenizer = TokenizerResolver is null ? ModelTokenizer.TryLoad(directory) : TokenizerResolver(directory);
+            if (!device.IsCpu)
+            {
+                var options = new Runtime.Offload.OffloadOptions
+                {
+                    Device = device.Ordinal,
+                    MaxGpuMemoryBytes = MaxGpuMemory,
+                    PrefetchDepth = PrefetchDepth,
+                    ResidentLayers = ResidentLayers,
+                    HostCache = HostCache,
+                    ContextLength = ContextLength,
+                };
+                string lastStage = "";
+                model = LoadedModel.LoadGpu(directory, options, tokenizer, (stage, done, total) =>
+                {
+                    var percent = total == 0 ? 100 : (int)(done * 100 / total);
+                    if (percent == lastPercent && stage == lastStage) return;
+                    lastPercent = percent;
+                    lastStage = stage;
+                    sink.WriteProgress(new NnlProgress(ActivityId, activity, $"{stage}: {done / (1 << 20)} of {total / (1 << 20)} MiB", percent));
+                }, sink.Cancellation);
+                var record = model.ToRecord(device.ToString());
+                sink.WriteVerbose($"Offload plan: {((Runtime.Offload.OffloadRunner)model.Runner).Plan}");
+                sink.WriteRecord(record);
+                return;
+            }
             model = LoadedModel.LoadCpu(directory, tokenizer, (done, total) =>
             {
                 var percent = total == 0 ? 100 : (int)(done * 100 / total);

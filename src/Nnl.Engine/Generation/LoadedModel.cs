@@ -78,6 +78,34 @@ public sealed class LoadedModel : IDisposable
         }
     }
 
+    /// <summary>
+    /// Loads <paramref name="path"/> onto a GPU under the offload options: plans which weights stay
+    /// resident under the budget, packs the rest into pinned memory (or streams them from disk) and
+    /// uploads the resident ones. <paramref name="progress"/> gets (stage, done, total).
+    /// </summary>
+    public static LoadedModel LoadGpu(string path, Runtime.Offload.OffloadOptions options, IGenerationTokenizer? tokenizer = null,
+        Action<string, long, long>? progress = null, CancellationToken cancellation = default)
+    {
+        var directory = System.IO.Path.GetFullPath(path);
+        if (!Directory.Exists(directory)) throw new NnlArgumentException("Path", $"'{directory}' is not a directory.");
+        var config = ModelConfig.Load(directory);
+        var generationConfig = GenerationConfig.Load(directory);
+        var weights = WeightCatalog.Open(directory);
+        var source = new Runtime.Offload.SafetensorsWeightSource();
+        try
+        {
+            var table = ModelArchitectures.Create(config).BuildTable(weights);
+            var runner = Runtime.Offload.OffloadRunner.Create(table, source, options, progress, cancellation, [weights, source]);
+            return new LoadedModel(directory, config, generationConfig, runner, tokenizer);
+        }
+        catch
+        {
+            source.Dispose();
+            weights.Dispose();
+            throw;
+        }
+    }
+
     /// <summary>End-of-sequence ids from generation_config.json, else config.json.</summary>
     public IReadOnlyList<int> EosTokenIds => GenerationConfig.EosTokenIds.Count > 0 ? GenerationConfig.EosTokenIds : Config.EosTokenIds;
 
@@ -102,7 +130,7 @@ public sealed class LoadedModel : IDisposable
             Device = device,
             Path = Path,
             Session = this,
-        };
+        }.WithOffload(Runner as Runtime.Offload.OffloadRunner);
     }
 
     public void Dispose()

@@ -94,57 +94,64 @@ public sealed class TextGenerator
 
         // Prefill: every prompt token; logits only for each prompt's last token.
         var batch = PrefillBatch(sequences);
-        var active = sequences.Where(s => s.Stopped is null).ToArray();
-        while (active.Length > 0)
+        try
         {
-            cancellation.ThrowIfCancellationRequested();
-            var logits = runner.Forward(batch, cache, cancellation);
-            var step = runner.TakeStatistics();
-            if (step is not null)
+            var active = sequences.Where(s => s.Stopped is null).ToArray();
+            while (active.Length > 0)
             {
-                offload = offload is null ? step : offload.Add(step);
-                if (!isPrefill)
+                cancellation.ThrowIfCancellationRequested();
+                var logits = runner.Forward(batch, cache, cancellation);
+                var step = runner.TakeStatistics();
+                if (step is not null)
                 {
-                    decodeOffload = decodeOffload is null ? step : decodeOffload.Add(step);
-                    decodeSteps++;
+                    offload = offload is null ? step : offload.Add(step);
+                    if (!isPrefill)
+                    {
+                        decodeOffload = decodeOffload is null ? step : decodeOffload.Add(step);
+                        decodeSteps++;
+                    }
                 }
-            }
-            isPrefill = false;
-            var elapsed = clock.Elapsed.TotalMilliseconds;
+                isPrefill = false;
+                var elapsed = clock.Elapsed.TotalMilliseconds;
 
-            for (var a = 0; a < active.Length; a++)
-            {
-                var s = active[a];
-                var id = s.Sampler.Next(new ReadOnlySpan<float>(logits, a * vocab, vocab), s.Tokens);
-                s.Tokens.Add(id);
-                s.Generated++;
-                if (double.IsNaN(s.FirstTokenMs)) s.FirstTokenMs = elapsed;
-                s.LastTokenMs = elapsed;
-
-                var isStopToken = stopIds.Contains(id);
-                var text = "";
-                if (s.Decoder is not null && !isStopToken) text = s.StopFilter.Push(s.Decoder.Push(id));
-                s.Text.Append(text);
-                onToken?.Invoke(new NnlGeneratedToken(s.Index, s.Generated - 1, id, text, elapsed)
+                for (var a = 0; a < active.Length; a++)
                 {
-                    StreamedBytes = step?.StreamedBytes,
-                    WeightWaitMilliseconds = step?.WeightWaitMilliseconds,
-                });
+                    var s = active[a];
+                    var id = s.Sampler.Next(new ReadOnlySpan<float>(logits, a * vocab, vocab), s.Tokens);
+                    s.Tokens.Add(id);
+                    s.Generated++;
+                    if (double.IsNaN(s.FirstTokenMs)) s.FirstTokenMs = elapsed;
+                    s.LastTokenMs = elapsed;
 
-                if (isStopToken) s.Stopped = StopReason.StopToken;
-                else if (s.StopFilter.Stopped) s.Stopped = StopReason.StopString;
-                else if (s.Generated >= options.MaxNewTokens) s.Stopped = StopReason.MaxNewTokens;
-                else if (s.Tokens.Count >= capacity) s.Stopped = StopReason.ContextFull;
+                    var isStopToken = stopIds.Contains(id);
+                    var text = "";
+                    if (s.Decoder is not null && !isStopToken) text = s.StopFilter.Push(s.Decoder.Push(id));
+                    s.Text.Append(text);
+                    onToken?.Invoke(new NnlGeneratedToken(s.Index, s.Generated - 1, id, text, elapsed)
+                    {
+                        StreamedBytes = step?.StreamedBytes,
+                        WeightWaitMilliseconds = step?.WeightWaitMilliseconds,
+                    });
+
+                    if (isStopToken) s.Stopped = StopReason.StopToken;
+                    else if (s.StopFilter.Stopped) s.Stopped = StopReason.StopString;
+                    else if (s.Generated >= options.MaxNewTokens) s.Stopped = StopReason.MaxNewTokens;
+                    else if (s.Tokens.Count >= capacity) s.Stopped = StopReason.ContextFull;
+                }
+
+                active = active.Where(s => s.Stopped is null).ToArray();
+                if (active.Length == 0) break;
+                // Decode: each unfinished sequence feeds its newest token at the next position.
+                batch = new TokenBatch(
+                    active.Select(s => s.Tokens[^1]).ToArray(),
+                    active.Select(s => s.Tokens.Count - 1).ToArray(),
+                    active.Select(s => s.Index).ToArray(),
+                    Enumerable.Range(0, active.Length).ToArray());
             }
-
-            active = active.Where(s => s.Stopped is null).ToArray();
-            if (active.Length == 0) break;
-            // Decode: each unfinished sequence feeds its newest token at the next position.
-            batch = new TokenBatch(
-                active.Select(s => s.Tokens[^1]).ToArray(),
-                active.Select(s => s.Tokens.Count - 1).ToArray(),
-                active.Select(s => s.Index).ToArray(),
-                Enumerable.Range(0, active.Length).ToArray());
+        }
+        finally
+        {
+            runner.Quiesce();
         }
 
         var total = clock.Elapsed.TotalMilliseconds;

@@ -20,6 +20,12 @@ public interface IModelRunner : IDisposable
 
     /// <summary>Offload statistics gathered since the last call (null where the runner streams nothing, as on the CPU).</summary>
     NnlOffloadStatistics? TakeStatistics();
+
+    /// <summary>
+    /// The generation has ended: drop work fetched ahead for a next pass (an offloading runner
+    /// prefetches the next token's first nodes), so the GPU memory in use is what it was before.
+    /// </summary>
+    void Quiesce() { }
 }
 
 /// <summary>

@@ -17,8 +17,10 @@ internal sealed class BpeModel
 
     private readonly Dictionary<string, int> _vocab;
     private readonly Dictionary<long, (int Rank, int NewId)> _merges;
-    private readonly int[] _byteFallbackIds; // id of "<0xNN>" for each byte, -1 when absent
+    private readonly int[] _byteFallbackIds;
+    private readonly int[] _charIds; // id of each one-character token, -1 when absent // id of "<0xNN>" for each byte, -1 when absent
     private readonly ConcurrentDictionary<string, int[]> _cache = new(StringComparer.Ordinal);
+    private int _cacheCount;
 
     public BpeModel(
         Dictionary<string, int> vocab,
@@ -30,7 +32,7 @@ internal sealed class BpeModel
         string sourceFile)
     {
         _vocab = vocab;
-        _merges = new Dictionary<long, (int, int)>(merges.Count);
+        _merges = new Dictionary<long, (int, int)>(merges.Count, PairKeyComparer.Instance);
         for (int rank = 0; rank < merges.Count; rank++)
         {
             var (left, right) = merges[rank];
@@ -47,6 +49,13 @@ internal sealed class BpeModel
                 throw new NnlTokenizerFormatException(sourceFile, $"unk_token \"{unkToken}\" is not in the vocabulary.");
             UnkId = unk;
         }
+
+        // Single-character tokens by character, so the first step of each piece needs no string lookups.
+        int maxChar = 0;
+        foreach (var token in vocab.Keys) if (token.Length == 1) maxChar = Math.Max(maxChar, token[0]);
+        _charIds = new int[maxChar + 1];
+        Array.Fill(_charIds, -1);
+        foreach (var (token, id) in vocab) if (token.Length == 1 && !char.IsSurrogate(token[0])) _charIds[token[0]] = id;
 
         _byteFallbackIds = new int[256];
         for (int b = 0; b < 256; b++)
@@ -73,8 +82,13 @@ internal sealed class BpeModel
         var ids = Merge(InitialSymbols(piece));
         if (cacheable)
         {
-            if (_cache.Count >= MaxCacheEntries) _cache.Clear();
-            _cache[piece] = ids;
+            // ConcurrentDictionary.Count takes every lock (up to 1024), so keep our own rough count.
+            if (Interlocked.Increment(ref _cacheCount) > MaxCacheEntries)
+            {
+                _cache.Clear();
+                Interlocked.Exchange(ref _cacheCount, 0);
+            }
+            _cache.TryAdd(piece, ids);
         }
         output.AddRange(ids);
     }
@@ -88,6 +102,12 @@ internal sealed class BpeModel
         for (int i = 0; i < piece.Length;)
         {
             int len = char.IsSurrogatePair(piece, i) ? 2 : 1;
+            if (len == 1 && piece[i] < _charIds.Length && _charIds[piece[i]] >= 0)
+            {
+                symbols.Add(_charIds[piece[i++]]);
+                lastWasUnk = false;
+                continue;
+            }
             string unit = piece.Substring(i, len);
             i += len;
             if (_vocab.TryGetValue(unit, out int id)) { symbols.Add(id); lastWasUnk = false; continue; }
@@ -150,5 +170,14 @@ internal sealed class BpeModel
     }
 
     private static long Key(int a, int b) => ((long)a << 32) | (uint)b;
+
+    /// <summary>long's own hash is high ^ low, which puts GPT-2's 50,000 id pairs into some 16,000
+    /// buckets; a multiplicative mix spreads them.</summary>
+    private sealed class PairKeyComparer : IEqualityComparer<long>
+    {
+        public static readonly PairKeyComparer Instance = new();
+        public bool Equals(long x, long y) => x == y;
+        public int GetHashCode(long key) => (int)(((ulong)key * 0x9E3779B97F4A7C15UL) >> 32);
+    }
     private static long Priority(int rank, int pos) => ((long)rank << 32) | (uint)pos;
 }

@@ -17,6 +17,7 @@ public sealed class BpeTokenizer : ITokenizer
     private readonly TokenDecoding _decoding;
     private readonly AddedTokenSplitter _splitter;
     private readonly Dictionary<int, AddedToken> _addedById;
+    private readonly Dictionary<string, int> _addedByContent;
     private readonly string[] _idToPiece;
     private readonly byte[][] _pieceBytes;
     private readonly int[] _prefixIds;
@@ -42,7 +43,12 @@ public sealed class BpeTokenizer : ITokenizer
         AddedTokens = addedTokens;
         _splitter = new AddedTokenSplitter(addedTokens);
         _addedById = new Dictionary<int, AddedToken>();
-        foreach (var t in addedTokens) _addedById[t.Id] = t;
+        _addedByContent = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var t in addedTokens)
+        {
+            _addedById[t.Id] = t;
+            _addedByContent.TryAdd(t.Content, t.Id);
+        }
         _prefixIds = prefixIds.ToArray();
         _suffixIds = suffixIds.ToArray();
 
@@ -125,9 +131,7 @@ public sealed class BpeTokenizer : ITokenizer
     /// <summary>The id of a vocabulary piece or added token, by its text.</summary>
     public bool TryGetId(string piece, out int id)
     {
-        foreach (var t in AddedTokens)
-            if (t.Content == piece) { id = t.Id; return true; }
-        return _model.Vocab.TryGetValue(piece, out id);
+        return _addedByContent.TryGetValue(piece, out id) || _model.Vocab.TryGetValue(piece, out id);
     }
 
     private void CheckId(int id)

@@ -114,12 +114,12 @@ public static class TokenizerLoader
             ReadPostProcessor(j, post, "post_processor", prefix, suffix);
 
         string kind = decoding.ByteLevel ? "ByteLevelBpe" : "SentencePieceBpe";
-        return Assemble(kind, bpe, normalizer, preTokenizer, decoding, addedTokens, prefix, suffix, config, file);
+        return Assemble(kind, bpe, normalizer, preTokenizer, decoding, addedTokens, prefix, suffix, config);
     }
 
     private static BpeTokenizer Assemble(
         string kind, BpeModel bpe, Normalizer? normalizer, PreTokenizer? preTokenizer, TokenDecoding decoding,
-        List<AddedToken> addedTokens, List<int> prefix, List<int> suffix, TokenizerConfig? config, string file)
+        List<AddedToken> addedTokens, List<int> prefix, List<int> suffix, TokenizerConfig? config)
     {
         // Tokens named in tokenizer_config.json are special even where the files forget to say so
         // (GPT-2's vocab.json snapshots list "<|endoftext|>" only in the vocabulary).
@@ -156,7 +156,6 @@ public static class TokenizerLoader
         bos ??= prefix.Count > 0 ? addedTokens.FirstOrDefault(t => t.Id == prefix[0])?.Content : null;
         bos ??= new[] { "<|begin_of_text|>", "<s>", "<|endoftext|>" }.FirstOrDefault(byContent.Contains);
         eos ??= new[] { "<|end_of_text|>", "</s>", "<|endoftext|>" }.FirstOrDefault(byContent.Contains);
-        _ = file;
         return new BpeTokenizer(kind, bpe, normalizer, preTokenizer, decoding, addedTokens, prefix, suffix, bos, eos);
     }
 
@@ -412,7 +411,7 @@ public static class TokenizerLoader
         if (config is null && vocab.TryGetValue("<|endoftext|>", out int eot)) added.Add(new AddedToken(eot, "<|endoftext|>", Special: true));
         return Assemble("ByteLevelBpe", bpe, null,
             new ByteLevelPreTokenizer(config?.AddPrefixSpace ?? false, useRegex: true),
-            new TokenDecoding { ByteLevel = true }, added, [], [], config, vocabFile);
+            new TokenDecoding { ByteLevel = true }, added, [], [], config);
     }
 
     private static List<(string, string)> ReadMergesTxt(string file)

@@ -78,8 +78,15 @@ internal static class KernelData
     /// <summary>Asserts NMSE ≤ <paramref name="maxNmse"/>, naming the case and the worst element.</summary>
     public static void AssertClose(float[] actual, double[] reference, double maxNmse, string what)
     {
+        if (Mismatch(actual, reference, maxNmse, what) is string message) Assert.Fail(message);
+    }
+
+    /// <summary>Null when NMSE ≤ <paramref name="maxNmse"/>; otherwise what differs, with the worst element.</summary>
+    public static string? Mismatch(float[] actual, double[] reference, double maxNmse, string what)
+    {
+        if (actual.Length != reference.Length) return $"{what}: {actual.Length} values, reference has {reference.Length}";
         double nmse = Nmse(actual, reference);
-        if (nmse <= maxNmse) return;
+        if (nmse <= maxNmse) return null;
         int worst = 0;
         double worstDiff = -1;
         for (int i = 0; i < actual.Length; i++)
@@ -87,6 +94,6 @@ internal static class KernelData
             double d = float.IsFinite(actual[i]) ? Math.Abs(actual[i] - reference[i]) : double.PositiveInfinity;
             if (d > worstDiff) { worstDiff = d; worst = i; }
         }
-        Assert.Fail($"{what}: NMSE {nmse:E3} > {maxNmse:E1}; worst element [{worst}] = {actual[worst]} vs reference {reference[worst]}");
+        return $"{what}: NMSE {nmse:E3} > {maxNmse:E1}; worst element [{worst}] = {actual[worst]} vs reference {reference[worst]}";
     }
 }

@@ -101,3 +101,20 @@ public class KernelReferenceTests
         Assert.Equal(0.5 * 1.5 * (1 + Math.Tanh(Math.Sqrt(2 / Math.PI) * (1.5 + 0.044715 * 3.375))), KernelReference.GeluNew(1.5), 15);
     }
 }
+
+public class CachingDeviceAllocatorRoundingTests
+{
+    [Theory]
+    [InlineData(1, 256)]
+    [InlineData(256, 256)]
+    [InlineData(257, 512)]
+    [InlineData(1 << 20, 1 << 20)]
+    [InlineData((1 << 20) + 1, (1 << 20) + (1 << 17))]
+    [InlineData(3_000_000_000L, 3_221_225_472L)]   // 2^31 + 4 * 2^28
+    public void SizesRoundUpToGranulesWithBoundedWaste(long bytes, long expected)
+    {
+        long rounded = Nnl.Engine.Runtime.Cuda.CachingDeviceAllocator.RoundUp(bytes);
+        Assert.Equal(expected, rounded);
+        Assert.True(rounded >= bytes && rounded - bytes <= Math.Max(255, bytes / 8));
+    }
+}

@@ -42,7 +42,7 @@ public static class KernelShapes
         { 3, 0, 2, 1, 256 }, { 2, 5, 4, 1, 17 }, { 70, 0, 25, 25, 64 },
     };
 
-    /// <summary>Decode attention (kv lengths per sequence, nHeads, nKvHeads, headDim, splitLen).</summary>
+    /// <summary>Decode attention (kv lengths per slot, nHeads, nKvHeads, headDim, positions per split).</summary>
     public static TheoryData<int[], int, int, int, int> Decode => new()
     {
         { [1], 1, 1, 64, 64 }, { [1000], 32, 8, 128, 64 }, { [5, 300, 77], 4, 2, 64, 16 },

@@ -72,6 +72,8 @@ internal static class TestTokenizers
         for (int b = 0; b < 256; b++) vocab[ByteLevelAlphabet.Encode((byte)b).ToString()] = b;
         foreach (var p in pieces) if (!vocab.ContainsKey(p)) vocab[p] = vocab.Count;
         if (vocab.Count > Llama3Bos) throw new ArgumentException("too many pieces for the test layout");
+        // Added tokens follow the vocabulary without a gap, as in Llama 3 (Hugging Face renumbers them otherwise).
+        for (int i = 0; vocab.Count < Llama3Bos; i++) vocab[$"<|unused_{i}|>"] = vocab.Count;
 
         var root = new JsonObject
         {

@@ -10,7 +10,7 @@ public enum CudaMatMulPath
     /// <summary>Nnl's GEMV: weights read once for up to 4 rows; decode.</summary>
     Gemv,
 
-    /// <summary>cuBLAS GemmEx, activations converted to the weights' type, fp32 accumulation; prefill.</summary>
+    /// <summary>cuBLAS GemmEx in the weights' type (activations as hi + lo halves), fp32 accumulation; prefill.</summary>
     Cublas,
 
     /// <summary>Nnl's tiled GEMM; prefill without cuBLAS.</summary>
@@ -49,9 +49,11 @@ public sealed class CudaBackend : IComputeBackend
     private readonly bool _ownsStream;
     private readonly bool _ownsAllocator;
     private readonly Cublas? _cublas;
+    private readonly string? _cublasFailure;
     private readonly Dictionary<float[], DeviceAllocation> _invFreq = new(ReferenceEqualityComparer.Instance);
     private readonly int _sms;
     private DeviceAllocation? _scratch;
+    private DeviceAllocation? _splitCounters;
     private bool _disposed;
 
     /// <param name="context">The device.</param>
@@ -66,7 +68,11 @@ public sealed class CudaBackend : IComputeBackend
         _ownsAllocator = allocator is null;
         Allocator = allocator ?? new CachingDeviceAllocator(context);
         _sms = CudaDriver.Attribute(CudaDriver.GetDevice(context.Ordinal), CudaDeviceAttribute.MultiprocessorCount);
-        if (useCublas && Cublas.IsAvailable) _cublas = new Cublas(context);
+        if (useCublas && Cublas.IsAvailable)
+        {
+            try { _cublas = new Cublas(context); }
+            catch (NnlException e) { _cublasFailure = $"cuBLAS is installed but could not start ({e.Message}); Nnl's own GEMM kernels are used instead."; }
+        }
     }
 
     public CudaContext Context { get; }
@@ -78,13 +84,16 @@ public sealed class CudaBackend : IComputeBackend
     public bool UsesCublas => _cublas is not null;
 
     /// <summary>Why cuBLAS is not used (for a warning), or null.</summary>
-    public string? CublasUnavailableReason => _cublas is null ? Cublas.UnavailableReason ?? "cuBLAS was turned off." : null;
+    public string? CublasUnavailableReason => _cublas is null ? _cublasFailure ?? Cublas.UnavailableReason ?? "cuBLAS was turned off." : null;
 
     /// <summary>Forces one matrix-product path for every call (tests); null = choose by rows.</summary>
     public CudaMatMulPath? ForcedMatMulPath { get; set; }
 
     /// <summary>Forces one attention path for every call (tests); null = choose by rows.</summary>
     public CudaAttentionPath? ForcedAttentionPath { get; set; }
+
+    /// <summary>Forces the positions per split of split attention (tests); null = fill the GPU about twice.</summary>
+    public int? ForcedSplitLength { get; set; }
 
     public bool Supports(BackendOperation operation, TensorDType weightType) =>
         weightType is TensorDType.F32 or TensorDType.F16 or TensorDType.BF16;
@@ -133,10 +142,11 @@ public sealed class CudaBackend : IComputeBackend
 
     public unsafe void Upload(BackendTensor destination, ReadOnlySpan<float> source)
     {
+        // The copy is queued; a pageable source (managed memory) is staged by the driver before the
+        // call returns, so the caller may reuse it at once.
         var t = F32(destination, "Upload", "destination");
         if (source.Length != t.ElementCount)
             throw new NnlArgumentException(nameof(source), $"Upload to {t}: {source.Length} values for {t.ElementCount} elements");
-        // Pageable source: the driver stages it before the call returns.
         fixed (float* s = source) CudaCopy.HostToDevice(t.Pointer, (IntPtr)s, t.ByteCount, Stream);
     }
 
@@ -184,6 +194,24 @@ public sealed class CudaBackend : IComputeBackend
             _scratch = Allocator.Allocate(Math.Max(bytes, 1 << 20), "scratch");
         }
         return _scratch.Pointer;
+    }
+
+    /// <summary>
+    /// Zeroed words for the kernels whose last finishing block merges the others' partial results
+    /// (split-K Conv1D GEMV: one per column block; split attention: one per row and head). Each
+    /// launch leaves them zero again, and launches on the one stream never overlap, so they share.
+    /// </summary>
+    private ulong SplitCounters(int count)
+    {
+        long bytes = (long)count * sizeof(uint);
+        if (_splitCounters is null || _splitCounters.Bytes < bytes)
+        {
+            if (_splitCounters is not null) Allocator.Free(_splitCounters);
+            _splitCounters = null;
+            _splitCounters = Allocator.Allocate(Math.Max(bytes, 4096), "gemv.split_counters");
+            CudaCopy.Fill(_splitCounters.Pointer, 0, _splitCounters.Bytes, Stream);
+        }
+        return _splitCounters.Pointer;
     }
 
     // ------------------------------------------------------------------ operations
@@ -262,9 +290,7 @@ public sealed class CudaBackend : IComputeBackend
                 splits = (k + rowsPerSplit - 1) / rowsPerSplit;
                 ulong partial = Scratch((long)splits * rows * n * sizeof(float));
                 Launch("gemv_conv1d", $"nnl_gemv_conv1d_{s}", ((uint)colBlocks, (uint)splits, 1), (Threads, 1, 1),
-                    w.Pointer, xt.Pointer, partial, n, k, rows, rowsPerSplit);
-                Launch("gemv_conv1d", $"nnl_gemv_conv1d_reduce_{s}", Blocks((long)rows * n), Threads,
-                    partial, biasPointer, y.Pointer, n, rows, splits, 0);
+                    w.Pointer, xt.Pointer, biasPointer, y.Pointer, partial, SplitCounters(colBlocks), n, k, rows, rowsPerSplit, 0);
                 break;
             }
             case CudaMatMulPath.Gemm:
@@ -274,17 +300,20 @@ public sealed class CudaBackend : IComputeBackend
                 break;
             case CudaMatMulPath.Cublas:
             {
-                ulong a = xt.Pointer;
                 var type = CublasType(w.DType);
-                if (w.DType != TensorDType.F32)
+                if (w.DType == TensorDType.F32)
                 {
-                    // cuBLAS takes A and B of one type: round the activations to the weights' type.
-                    long count = (long)rows * k;
-                    a = Scratch(count * 2);
-                    Launch("convert", w.DType == TensorDType.F16 ? "nnl_convert_f32_f16" : "nnl_convert_f32_bf16", Blocks(count), Threads,
-                        xt.Pointer, a, (ulong)count);
+                    _cublas!.MatMul(Stream, xt.Pointer, type, w.Pointer, type, layout == WeightLayout.Linear, y.Pointer, Cublas.DataType.F32, rows, n, k);
+                    break;
                 }
-                _cublas!.MatMul(Stream, a, type, w.Pointer, type, layout == WeightLayout.Linear, y.Pointer, Cublas.DataType.F32, rows, n, k);
+                // cuBLAS takes A and B of one type. Rounding the activations to fp16/bf16 would cost
+                // bf16 models most of their precision, so they go in as hi + lo halves, two products.
+                long count = (long)rows * k;
+                ulong hi = Scratch(count * 4), lo = hi + (ulong)(count * 2);
+                Launch("convert", w.DType == TensorDType.F16 ? "nnl_split_f32_f16" : "nnl_split_f32_bf16", Blocks(count), Threads,
+                    xt.Pointer, hi, lo, (ulong)count);
+                _cublas!.MatMul(Stream, hi, type, w.Pointer, type, layout == WeightLayout.Linear, y.Pointer, Cublas.DataType.F32, rows, n, k);
+                _cublas.MatMul(Stream, lo, type, w.Pointer, type, layout == WeightLayout.Linear, y.Pointer, Cublas.DataType.F32, rows, n, k, beta: 1f);
                 break;
             }
         }
@@ -339,16 +368,16 @@ public sealed class CudaBackend : IComputeBackend
         var path = ForcedAttentionPath ?? (rows <= SplitAttentionMaxRows ? CudaAttentionPath.Split : CudaAttentionPath.PerRow);
         if (path == CudaAttentionPath.Split)
         {
-            // Enough splits that heads x rows x splits fill the GPU about twice; at least 16 keys each.
+            // About eight blocks (32 warps) per SM so the cache reads overlap; at least 64 keys a split.
             int context = Math.Min(b.Host.MaxContext, capacity);
-            int wanted = Math.Max(1, (2 * _sms + heads * rows - 1) / (heads * rows));
-            int splitLen = Math.Max(16, (context + wanted - 1) / wanted);
+            int wanted = Math.Max(1, (8 * _sms + heads * rows - 1) / (heads * rows));
+            int splitLen = ForcedSplitLength ?? Math.Max(64, (context + wanted - 1) / wanted);
+            if (splitLen <= 0) throw Bad("Attention", nameof(ForcedSplitLength), $"{splitLen} positions per split");
             int splits = (context + splitLen - 1) / splitLen;
             ulong partial = Scratch((long)rows * heads * splits * (hd + 2) * sizeof(float));
             Launch("attention_decode", $"nnl_attention_decode_{s}", ((uint)splits, (uint)heads, (uint)rows), (128, 1, 1),
-                qt.Pointer, kc.Pointer, vc.Pointer, partial, b.Positions, b.Slots, heads, kvHeads, hd, (int)qt.Columns, capacity, splitLen, shape.Scale);
-            Launch("attention_decode", "nnl_attention_decode_combine", ((uint)heads, (uint)rows, 1), (128, 1, 1),
-                partial, y.Pointer, heads, hd, splits);
+                qt.Pointer, kc.Pointer, vc.Pointer, y.Pointer, partial, SplitCounters(rows * heads), b.Positions, b.Slots,
+                heads, kvHeads, hd, (int)qt.Columns, capacity, splitLen, shape.Scale);
         }
         else
         {
@@ -538,6 +567,8 @@ public sealed class CudaBackend : IComputeBackend
         _invFreq.Clear();
         if (_scratch is not null) Allocator.Free(_scratch);
         _scratch = null;
+        if (_splitCounters is not null) Allocator.Free(_splitCounters);
+        _splitCounters = null;
         _cublas?.Dispose();
         if (_ownsAllocator) Allocator.Dispose();
         if (_ownsStream) Stream.Dispose();

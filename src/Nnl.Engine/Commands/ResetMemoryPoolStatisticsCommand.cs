@@ -1,0 +1,29 @@
+using Nnl.Engine.Memory;
+
+namespace Nnl.Engine.Commands;
+
+/// <summary>Reset-NnlMemoryPoolStatistics / `nnl pool --reset`: peaks start again from the current values.</summary>
+public sealed class ResetMemoryPoolStatisticsCommand : INnlCommand
+{
+    public int[]? Device { get; init; }
+    public bool PinnedHost { get; init; }
+    public bool PassThru { get; init; }
+    internal IReadOnlyList<DeviceMemoryPool>? Pools { get; init; }
+    internal PinnedHostPool? HostPool { get; init; }
+
+    public void Execute(ICommandSink sink)
+    {
+        bool onlyHost = PinnedHost && Device is not { Length: > 0 } && Pools is null;
+        foreach (var pool in onlyHost ? [] : MemoryPoolSelection.Resolve(Device, Pools))
+        {
+            pool.ResetPeaks();
+            if (PassThru) sink.WriteRecord(pool.Statistics());
+        }
+        if (PinnedHost)
+        {
+            var host = HostPool ?? PinnedHostPool.SharedIfCreated;
+            host?.ResetPeaks();
+            if (PassThru && host is not null) sink.WriteRecord(host.Statistics());
+        }
+    }
+}

@@ -1,0 +1,49 @@
+namespace Nnl.Engine.Runtime.Offload;
+
+/// <summary>How a model runs on a GPU whose memory (or the user's budget) is smaller than the model.</summary>
+public sealed record OffloadOptions
+{
+    /// <summary>CUDA device ordinal.</summary>
+    public int Device { get; init; }
+
+    /// <summary>GPU memory the model may use (weights, KV cache, activations); null = what is free on the device.</summary>
+    public long? MaxGpuMemoryBytes { get; init; }
+
+    /// <summary>How many nodes ahead of the one computing the copy stream may bring in.</summary>
+    public int PrefetchDepth { get; init; } = 2;
+
+    /// <summary>Transformer blocks to keep resident; null = as many as fit (Auto).</summary>
+    public int? ResidentLayers { get; init; }
+
+    /// <summary>
+    /// Keep streamed weights in pinned host memory (the fast path). Off: read them from the
+    /// safetensors files ahead of need into a ring of pinned staging buffers (disk → pinned → GPU).
+    /// </summary>
+    public bool HostCache { get; init; } = true;
+
+    /// <summary>Tokens per sequence the KV cache is planned for (prompt + generated).</summary>
+    public int ContextLength { get; init; } = 512;
+
+    /// <summary>Sequences generated together (KV-cache slots planned for).</summary>
+    public int BatchSize { get; init; } = 1;
+
+    /// <summary>Rows of the largest prefill pass the activations are planned for.</summary>
+    public int MaxPrefillRows { get; init; } = 512;
+
+    /// <summary>Stream every node, keep nothing resident (tests and benchmarks of the pure streaming path).</summary>
+    public bool StreamAllNodes { get; init; }
+
+    /// <summary>Use cuBLAS for prefill products where it is installed.</summary>
+    public bool UseCublas { get; init; } = true;
+
+    public void Validate()
+    {
+        if (Device < 0) throw new NnlArgumentException(nameof(Device), $"a device ordinal is 0 or more, not {Device}");
+        if (MaxGpuMemoryBytes is <= 0) throw new NnlArgumentException("MaxGpuMemory", $"the budget must be positive, not {MaxGpuMemoryBytes}");
+        if (PrefetchDepth is < 1 or > 16) throw new NnlArgumentException(nameof(PrefetchDepth), $"must be between 1 and 16, not {PrefetchDepth}");
+        if (ResidentLayers is < 0) throw new NnlArgumentException(nameof(ResidentLayers), $"must be 0 or more, not {ResidentLayers}");
+        if (ContextLength < 1) throw new NnlArgumentException(nameof(ContextLength), $"must be positive, not {ContextLength}");
+        if (BatchSize < 1) throw new NnlArgumentException(nameof(BatchSize), $"must be positive, not {BatchSize}");
+        if (MaxPrefillRows < 1) throw new NnlArgumentException(nameof(MaxPrefillRows), $"must be positive, not {MaxPrefillRows}");
+    }
+}

@@ -1,0 +1,223 @@
+using Nnl.Engine.Models;
+using Nnl.Engine.Runtime;
+using Nnl.Engine.Runtime.Cuda;
+
+namespace Nnl.Engine.Tests.Kernels;
+
+/// <summary>
+/// KV-cache store, both attention kernels (split / per row) and rotary embedding against the
+/// float64 reference: prefill after a cached prefix, decode rows of several slots of different
+/// lengths, ragged batches, grouped-query ratios, fp32 and fp16 caches.
+/// </summary>
+[Trait("Category", "Gpu")]
+public class CudaAttentionTests
+{
+    private const double MaxNmse = 1e-10;
+
+    private static readonly KernelDType[] CacheTypes = [KernelDType.F32, KernelDType.F16];
+
+    /// <summary>A device cache pair [slots, capacity, kvDim] and the host copy of what it holds.</summary>
+    private sealed class CacheMirror
+    {
+        public CacheMirror(GpuHarness h, KernelDType type, int slots, int capacity, int kvDim)
+        {
+            Type = type;
+            Capacity = capacity;
+            KvDim = kvDim;
+            K = h.Backend.Allocate("k.cache", GpuHarness.ToTensorDType(type), slots, capacity, kvDim);
+            V = h.Backend.Allocate("v.cache", GpuHarness.ToTensorDType(type), slots, capacity, kvDim);
+            HostK = new double[slots][];
+            HostV = new double[slots][];
+            for (int s = 0; s < slots; s++) { HostK[s] = new double[capacity * kvDim]; HostV[s] = new double[capacity * kvDim]; }
+        }
+
+        public KernelDType Type { get; }
+        public int Capacity { get; }
+        public int KvDim { get; }
+        public BackendTensor K { get; }
+        public BackendTensor V { get; }
+        public double[][] HostK { get; }
+        public double[][] HostV { get; }
+
+        /// <summary>Stores random keys and values for (slot, position) rows through StoreKv and mirrors them (rounded to the cache type).</summary>
+        public void Store(GpuHarness h, Random rng, int[] slots, int[] positions)
+        {
+            int n = slots.Length;
+            var k = KernelData.Uniform(rng, n * KvDim, 1);
+            var v = KernelData.Uniform(rng, n * KvDim, 1);
+            var kt = h.Activation("k", k, n, KvDim);
+            var vt = h.Activation("v", v, n, KvDim);
+            using (var batch = h.Backend.PrepareBatch(new TokenBatch(RandomIds(rng, n), positions, slots, [n - 1])))
+                h.Backend.StoreKv(kt, vt, K, V, batch);
+            h.Backend.Release(kt);
+            h.Backend.Release(vt);
+            for (int r = 0; r < n; r++)
+                for (int c = 0; c < KvDim; c++)
+                {
+                    HostK[slots[r]][positions[r] * KvDim + c] = KernelData.Round(k[r * KvDim + c], Type);
+                    HostV[slots[r]][positions[r] * KvDim + c] = KernelData.Round(v[r * KvDim + c], Type);
+                }
+        }
+    }
+
+    private static int[] RandomIds(Random rng, int n) => Enumerable.Range(0, n).Select(_ => rng.Next(1, 50000)).ToArray();
+
+    private static int[] Repeat(int value, int n) => Enumerable.Repeat(value, n).ToArray();
+
+    private static int[] Range(int start, int n) => Enumerable.Range(start, n).ToArray();
+
+    /// <summary>Reference for rows of mixed slots: each row attends within its own slot.</summary>
+    private static double[] Reference(double[] q, int[] slots, int[] positions, CacheMirror cache, int heads, int kvHeads, int hd, double scale)
+    {
+        int width = heads * hd;
+        var o = new double[slots.Length * width];
+        for (int r = 0; r < slots.Length; r++)
+        {
+            var row = KernelReference.Attention(q.Skip(r * width).Take(width).ToArray(), 1, width,
+                cache.HostK[slots[r]], cache.HostV[slots[r]], [positions[r]], heads, kvHeads, hd, scale);
+            row.CopyTo(o, r * width);
+        }
+        return o;
+    }
+
+    [GpuTheory]
+    [MemberData(nameof(KernelShapes.Prefill), MemberType = typeof(KernelShapes))]
+    public void PrefillAfterACachedPrefixMatchesTheReference(int nTok, int startPos, int heads, int kvHeads, int hd)
+    {
+        using var h = new GpuHarness();
+        var rng = new Random(HashCode.Combine(nTok, startPos, heads, kvHeads, hd));
+        var shape = new AttentionShape(heads, kvHeads, hd, (float)(1.0 / Math.Sqrt(hd)));
+        foreach (var cacheType in CacheTypes)
+        {
+            int capacity = startPos + nTok + 3;
+            var cache = new CacheMirror(h, cacheType, 2, capacity, shape.KvWidth);
+            // Slot 0 holds another sequence: it must not leak into slot 1's attention.
+            cache.Store(h, rng, Repeat(0, capacity), Range(0, capacity));
+            if (startPos > 0) cache.Store(h, rng, Repeat(1, startPos), Range(0, startPos));
+            var slots = Repeat(1, nTok);
+            var positions = Range(startPos, nTok);
+            cache.Store(h, rng, slots, positions);
+            var q = KernelData.Uniform(rng, nTok * shape.QueryWidth, 1);
+            var reference = Reference(q, slots, positions, cache, heads, kvHeads, hd, shape.Scale);
+            var qt = h.Activation("q", q, nTok, shape.QueryWidth);
+            using var batch = h.Backend.PrepareBatch(new TokenBatch(RandomIds(rng, nTok), positions, slots, [nTok - 1]));
+            foreach (var path in Enum.GetValues<CudaAttentionPath>())
+            {
+                h.Backend.ForcedAttentionPath = path;
+                var y = h.Backend.Allocate("attn", TensorDType.F32, nTok, shape.QueryWidth);
+                h.Backend.Attention(qt, cache.K, cache.V, batch, shape, y);
+                h.Check(h.Download(y), reference, MaxNmse, $"{path} cache {cacheType} prefill {nTok} after {startPos}, heads {heads}/{kvHeads} x {hd}");
+                h.Backend.Release(y);
+            }
+        }
+        h.AssertAll();
+    }
+
+    [GpuTheory]
+    [MemberData(nameof(KernelShapes.Decode), MemberType = typeof(KernelShapes))]
+    public void DecodeRowsOfSeveralSlotsMatchTheReference(int[] lengths, int heads, int kvHeads, int hd, int splitLength)
+    {
+        using var h = new GpuHarness();
+        var rng = new Random(HashCode.Combine(lengths.Sum(), heads, kvHeads, hd, splitLength));
+        var shape = new AttentionShape(heads, kvHeads, hd, (float)(1.0 / Math.Sqrt(hd)));
+        foreach (var cacheType in CacheTypes)
+        {
+            int slotCount = lengths.Length, capacity = lengths.Max() + 2;
+            var cache = new CacheMirror(h, cacheType, slotCount, capacity, shape.KvWidth);
+            for (int s = 0; s < slotCount; s++) cache.Store(h, rng, Repeat(s, lengths[s]), Range(0, lengths[s]));
+            // One row per slot, in reverse slot order, each at its sequence's last position.
+            var slots = Enumerable.Range(0, slotCount).Reverse().ToArray();
+            var positions = slots.Select(s => lengths[s] - 1).ToArray();
+            var q = KernelData.Uniform(rng, slotCount * shape.QueryWidth, 2);
+            var reference = Reference(q, slots, positions, cache, heads, kvHeads, hd, shape.Scale);
+            var qt = h.Activation("q", q, slotCount, shape.QueryWidth);
+            using var batch = h.Backend.PrepareBatch(new TokenBatch(RandomIds(rng, slotCount), positions, slots, Range(0, slotCount)));
+            foreach (int? split in new int?[] { null, splitLength })
+            {
+                h.Backend.ForcedAttentionPath = CudaAttentionPath.Split;
+                h.Backend.ForcedSplitLength = split;
+                var y = h.Backend.Allocate("attn", TensorDType.F32, slotCount, shape.QueryWidth);
+                h.Backend.Attention(qt, cache.K, cache.V, batch, shape, y);
+                h.Check(h.Download(y), reference, MaxNmse, $"split {split?.ToString() ?? "auto"} cache {cacheType} lengths [{string.Join(",", lengths)}], heads {heads}/{kvHeads} x {hd}");
+                h.Backend.Release(y);
+            }
+            h.Backend.ForcedSplitLength = null;
+            h.Backend.ForcedAttentionPath = CudaAttentionPath.PerRow;
+            var y2 = h.Backend.Allocate("attn", TensorDType.F32, slotCount, shape.QueryWidth);
+            h.Backend.Attention(qt, cache.K, cache.V, batch, shape, y2);
+            h.Check(h.Download(y2), reference, MaxNmse, $"per-row cache {cacheType} lengths [{string.Join(",", lengths)}]");
+        }
+        h.AssertAll();
+    }
+
+    [GpuFact]
+    public void RaggedBatchOfTwoPromptsAttendsWithinEachSlot()
+    {
+        using var h = new GpuHarness();
+        var rng = new Random(31);
+        var shape = new AttentionShape(6, 2, 64, 0.125f);
+        var cache = new CacheMirror(h, KernelDType.F32, 3, 16, shape.KvWidth);
+        // Rows interleave slot 2 (positions 0..4) and slot 0 (positions 0..2).
+        int[] slots = [2, 0, 2, 0, 2, 0, 2, 2];
+        int[] positions = [0, 0, 1, 1, 2, 2, 3, 4];
+        cache.Store(h, rng, slots, positions);
+        var q = KernelData.Uniform(rng, slots.Length * shape.QueryWidth, 1);
+        var reference = Reference(q, slots, positions, cache, 6, 2, 64, shape.Scale);
+        var qt = h.Activation("q", q, slots.Length, shape.QueryWidth);
+        using var batch = h.Backend.PrepareBatch(new TokenBatch(RandomIds(rng, slots.Length), positions, slots, [6, 7]));
+        foreach (var path in Enum.GetValues<CudaAttentionPath>())
+        {
+            h.Backend.ForcedAttentionPath = path;
+            var y = h.Backend.Allocate("attn", TensorDType.F32, slots.Length, shape.QueryWidth);
+            h.Backend.Attention(qt, cache.K, cache.V, batch, shape, y);
+            h.Check(h.Download(y), reference, MaxNmse, $"{path} ragged");
+        }
+        h.AssertAll();
+    }
+
+    [GpuFact]
+    public void StoreKvRoundsToTheCacheTypeAndWritesOnlyItsRows()
+    {
+        using var h = new GpuHarness();
+        var rng = new Random(37);
+        foreach (var type in CacheTypes)
+        {
+            var cache = new CacheMirror(h, type, 2, 7, 24);
+            cache.Store(h, rng, Repeat(0, 7), Range(0, 7));
+            cache.Store(h, rng, Repeat(1, 7), Range(0, 7));
+            cache.Store(h, rng, [1, 0, 1], [6, 2, 0]);          // overwrite three rows
+            var bytes = new byte[cache.K.ByteCount];
+            h.Backend.DownloadBytes(cache.K, bytes);
+            var expected = KernelData.ToBytes(cache.HostK[0].Concat(cache.HostK[1]).ToArray(), type);
+            Assert.Equal(expected, bytes);
+        }
+    }
+
+    [GpuTheory]
+    [MemberData(nameof(KernelShapes.Rope), MemberType = typeof(KernelShapes))]
+    public void RopeMatchesTheReferenceAtLargePositions(int nTok, int heads, int hd, int rotDim)
+    {
+        using var h = new GpuHarness();
+        var rng = new Random(HashCode.Combine(nTok, heads, hd, rotDim));
+        var freq = KernelReference.InvFreq(rotDim, 500000);
+        foreach (float factor in new[] { 1f, 1.25f })
+        {
+            var rope = new RotaryEmbedding(hd, freq, factor);
+            var x = KernelData.Uniform(rng, nTok * heads * hd, 1);
+            var positions = Enumerable.Range(0, nTok).Select(_ => rng.Next(0, 8192)).ToArray();
+            var xt = h.Activation("x", x, nTok, heads * hd);
+            using var batch = h.Backend.PrepareBatch(new TokenBatch(RandomIds(rng, nTok), positions, Repeat(0, nTok), [0]));
+            h.Backend.Rope(xt, batch, heads, rope);
+            var reference = KernelReference.Rope(x, nTok, heads * hd, positions, freq, heads, hd, rotDim);
+            if (factor != 1f)
+            {
+                // The factor scales cos and sin: the rotated dimensions scale, the others stay.
+                for (int t = 0; t < nTok; t++)
+                    for (int hh = 0; hh < heads; hh++)
+                        for (int i = 0; i < rotDim; i++) reference[t * heads * hd + hh * hd + i] *= factor;
+            }
+            h.Check(h.Download(xt), reference, MaxNmse, $"rope factor {factor} [{nTok} x {heads} x {hd}], rot {rotDim}");
+        }
+        h.AssertAll();
+    }
+}

@@ -1,0 +1,147 @@
+using Nnl.Engine.Generation;
+using Nnl.Engine.Memory;
+using Nnl.Engine.Models;
+using Nnl.Engine.Runtime;
+using Nnl.Engine.Runtime.Offload;
+using Nnl.Engine.Tests.Models;
+
+namespace Nnl.Engine.Tests.Offload;
+
+/// <summary>
+/// The GPU offload engine against the CPU reference engine on the same fp16/bf16 files: logits of
+/// every prompt position and of 16 decode steps (teacher-forced with the CPU's greedy tokens), with
+/// every node streamed, with a mixed plan, fully resident and streamed from disk.
+/// </summary>
+[Trait("Category", "Gpu")]
+[Collection("Gpu")]
+public class OffloadParityTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("nnl-offload-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    public enum Mode { StreamAll, Mixed, Resident, Disk }
+
+    public static TheoryData<string, Mode> Cases()
+    {
+        var data = new TheoryData<string, Mode>();
+        foreach (var model in new[] { "gpt2-f16", "llama-gqa-bf16", "qwen2-f16" })
+            foreach (var mode in Enum.GetValues<Mode>())
+                data.Add(model, mode);
+        return data;
+    }
+
+    private void Write(string model)
+    {
+        switch (model)
+        {
+            case "gpt2-f16":
+                TestModelWriter.WriteGpt2(_dir, new Gpt2Shape(Hidden: 128, Layers: 6, Heads: 4, Vocab: 301, Positions: 64), seed: 21, TensorDType.F16);
+                break;
+            case "llama-gqa-bf16":
+                TestModelWriter.WriteLlama(_dir, new LlamaShape(Hidden: 128, Layers: 5, Heads: 8, KvHeads: 2, Intermediate: 344, Vocab: 333, MaxPositions: 128,
+                    Llama3Scaling: true, OriginalMaxPositions: 16), seed: 22, TensorDType.BF16);
+                break;
+            default:
+                TestModelWriter.WriteLlama(_dir, new LlamaShape("Qwen2ForCausalLM", Hidden: 96, Layers: 4, Heads: 6, KvHeads: 2, Intermediate: 200, Vocab: 257, MaxPositions: 128),
+                    seed: 23, TensorDType.F16);
+                break;
+        }
+    }
+
+    private static OffloadOptions Options(Mode mode) => new()
+    {
+        MaxGpuMemoryBytes = mode == Mode.Resident ? 2L << 30 : 400L << 20,
+        StreamAllNodes = mode is Mode.StreamAll or Mode.Disk,
+        ResidentLayers = mode == Mode.Mixed ? 2 : null,
+        HostCache = mode != Mode.Disk,
+        PrefetchDepth = mode == Mode.Mixed ? 1 : 2,
+        ContextLength = 64,
+        MaxPrefillRows = 64,
+    };
+
+    [GpuTheory]
+    [MemberData(nameof(Cases))]
+    public void GpuLogitsMatchTheCpuEngine(string model, Mode mode)
+    {
+        Write(model);
+        var pool = DeviceMemoryPool.ForDevice(0);
+        long before = pool.Statistics().AllocatedBytes;
+        using var cpu = LoadedModel.LoadCpu(_dir);
+        using (var gpu = LoadedModel.LoadGpu(_dir, Options(mode)))
+        {
+            var runner = (OffloadRunner)gpu.Runner;
+            Assert.Equal(mode == Mode.Resident, runner.Plan.IsFullyResident);
+            if (mode is Mode.StreamAll or Mode.Disk) Assert.Equal(runner.Plan.Table.Count - 1, runner.Plan.StreamedNodeCount);
+            long afterImport = pool.Statistics().AllocatedBytes;
+
+            var rng = new Random(model.GetHashCode() ^ (int)mode);
+            int vocab = cpu.Config.VocabSize;
+            var prompt = Enumerable.Range(0, 13).Select(_ => rng.Next(vocab)).ToArray();
+            using var cpuCache = cpu.Runner.CreateKvCache(1, 40);
+            using var gpuCache = gpu.Runner.CreateKvCache(1, 40);
+            var expected = cpu.Runner.Forward(TokenBatch.Single(prompt, allLogits: true), cpuCache);
+            var actual = gpu.Runner.Forward(TokenBatch.Single(prompt, allLogits: true), gpuCache);
+            AssertClose(expected, actual, vocab, "prefill");
+            var stats = gpu.Runner.TakeStatistics()!;
+            if (!runner.Plan.IsFullyResident) Assert.Equal(runner.Plan.StreamedBytesPerPass, stats.StreamedBytes);
+
+            int next = Argmax(expected.AsSpan(expected.Length - vocab));
+            for (int step = 0; step < 16; step++)
+            {
+                var batch = TokenBatch.Single([next], startPosition: prompt.Length + step);
+                var e = cpu.Runner.Forward(batch, cpuCache);
+                var a = gpu.Runner.Forward(batch, gpuCache);
+                AssertClose(e, a, vocab, $"decode step {step}");
+                next = Argmax(e);
+            }
+            gpu.Runner.Quiesce();
+            Assert.Equal(afterImport + gpuCache.ByteCount, pool.Statistics().AllocatedBytes, tolerance: 1 << 20);
+            Assert.True(pool.Statistics().PeakReservedBytes <= runner.Plan.BudgetBytes);
+        }
+        Assert.Equal(before, pool.Statistics().AllocatedBytes);
+    }
+
+    [GpuFact]
+    public void CancellingAGenerationLeavesThePoolAsItWas()
+    {
+        Write("llama-gqa-bf16");
+        var pool = DeviceMemoryPool.ForDevice(0);
+        using var gpu = LoadedModel.LoadGpu(_dir, Options(Mode.StreamAll));
+        long afterImport = pool.Statistics().AllocatedBytes;
+        using var cts = new CancellationTokenSource();
+        var generator = new TextGenerator(gpu);
+        int tokens = 0;
+        Assert.ThrowsAny<OperationCanceledException>(() => generator.Generate(
+            [new GenerationPrompt("", Enumerable.Range(1, 9).ToArray())],
+            new GenerationOptions { MaxNewTokens = 200, Temperature = 0 },
+            t => { if (++tokens == 5) cts.Cancel(); }, cts.Token));
+        Assert.Equal(5, tokens);
+        Assert.Equal(afterImport, pool.Statistics().AllocatedBytes);
+    }
+
+    private static int Argmax(ReadOnlySpan<float> x)
+    {
+        int best = 0;
+        for (int i = 1; i < x.Length; i++) if (x[i] > x[best]) best = i;
+        return best;
+    }
+
+    private static void AssertClose(float[] expected, float[] actual, int vocab, string what)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (int row = 0; row < expected.Length / vocab; row++)
+        {
+            double err = 0, norm = 0;
+            for (int j = 0; j < vocab; j++)
+            {
+                double d = actual[row * vocab + j] - expected[row * vocab + j];
+                Assert.False(double.IsNaN(d), $"{what}: NaN at row {row}");
+                err += d * d;
+                norm += (double)expected[row * vocab + j] * expected[row * vocab + j];
+            }
+            double rel = Math.Sqrt(err / norm);
+            Assert.True(rel <= 1e-2, $"{what}, row {row}: relative error {rel:G3}");
+        }
+    }
+}

@@ -1,0 +1,110 @@
+using Nnl.Engine.Models;
+using Nnl.Engine.Models.Architectures;
+using Nnl.Engine.Runtime;
+using Nnl.Engine.Runtime.Offload;
+using Nnl.Engine.Tests.Models;
+
+namespace Nnl.Engine.Tests.Offload;
+
+public class OffloadPlannerTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("nnl-plan-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    private ComputationTable Gpt2Table(out WeightCatalog catalog)
+    {
+        TestModelWriter.WriteGpt2(_dir, new Gpt2Shape(Hidden: 256, Layers: 8, Heads: 4, Vocab: 1000, Positions: 64), seed: 3, TensorDType.F16);
+        catalog = WeightCatalog.Open(_dir);
+        return ModelArchitectures.Create(ModelConfig.Load(_dir)).BuildTable(catalog);
+    }
+
+    private static OffloadOptions Options(int depth = 2, int? resident = null) =>
+        new() { PrefetchDepth = depth, ResidentLayers = resident, ContextLength = 64, MaxPrefillRows = 64 };
+
+    [Fact]
+    public void AModelThatFitsStaysResidentAndStreamsNothing()
+    {
+        var table = Gpt2Table(out var catalog);
+        using var _ = catalog;
+        var plan = OffloadPlanner.Plan(table, Options(), 8L << 30);
+        Assert.True(plan.IsFullyResident);
+        Assert.Equal(0, plan.StreamedBytesPerPass);
+        Assert.Equal(table.WeightBytes, plan.ResidentWeightBytes);
+    }
+
+    [Fact]
+    public void UnderABudgetThePlanFitsAndStreamsExactlyTheNonResidentBytes()
+    {
+        var table = Gpt2Table(out var catalog);
+        using var _ = catalog;
+        var fixedBytes = OffloadPlanner.Plan(table, Options() with { StreamAllNodes = true }, 8L << 30);
+        long floor = fixedBytes.StreamingBufferBytes + fixedBytes.KvCacheBytes + fixedBytes.ActivationBytes + OffloadPlanner.FixedMarginBytes;
+        foreach (long extra in new[] { 0L, table.WeightBytes / 5, table.WeightBytes / 2 })
+        {
+            long budget = floor + extra;
+            var plan = OffloadPlanner.Plan(table, Options(), budget);
+            Assert.True(plan.PlannedGpuBytes + OffloadPlanner.FixedMarginBytes <= budget, $"planned {plan.PlannedGpuBytes} over budget {budget}");
+            long streamed = table.Nodes.Where(n => plan.StreamedLayouts[n.Index] is not null)
+                .Sum(n => n.Weights.Where(w => plan.PlacementOf(w.Tensor) != WeightPlacement.Resident).Sum(w => w.ByteCount));
+            Assert.Equal(streamed, plan.StreamedBytesPerPass);
+            // Embedding tables are read in place, never streamed.
+            Assert.Null(plan.StreamedLayouts[0]);
+            Assert.All(table[0].Weights, w => Assert.NotEqual(WeightPlacement.Streamed, plan.PlacementOf(w.Tensor)));
+        }
+        var tight = OffloadPlanner.Plan(table, Options(), floor);
+        var roomy = OffloadPlanner.Plan(table, Options(), floor + table.WeightBytes / 2);
+        Assert.True(roomy.ResidentWeightBytes > tight.ResidentWeightBytes);
+        Assert.True(roomy.StreamedBytesPerPass < tight.StreamedBytesPerPass);
+    }
+
+    [Fact]
+    public void ResidentLayersKeepsThatManyBlocksFromTheEnd()
+    {
+        var table = Gpt2Table(out var catalog);
+        using var _ = catalog;
+        var plan = OffloadPlanner.Plan(table, Options(resident: 3), 2L << 30);
+        var residentBlocks = table.Nodes.Where(n => n.Kind == ComputationNodeKind.TransformerBlock && plan.StreamedLayouts[n.Index] is null).Select(n => n.Layer).ToArray();
+        Assert.Equal(new[] { 5, 6, 7 }, residentBlocks);
+        var e = Assert.Throws<NnlArgumentException>(() => OffloadPlanner.Plan(table, Options(resident: 9), 2L << 30));
+        Assert.Equal("ResidentLayers", e.ParameterName);
+    }
+
+    [Fact]
+    public void ABudgetTooSmallToStreamSaysWhatItNeeds()
+    {
+        var table = Gpt2Table(out var catalog);
+        using var _ = catalog;
+        var e = Assert.Throws<NnlArgumentException>(() => OffloadPlanner.Plan(table, Options(), 4L << 20));
+        Assert.Equal("MaxGpuMemory", e.ParameterName);
+        Assert.Contains("too small", e.Message);
+        Assert.Contains("prefetch depth 2", e.Message);
+    }
+
+    [Fact]
+    public void DeeperPrefetchNeedsMoreStreamingBuffers()
+    {
+        var table = Gpt2Table(out var catalog);
+        using var _ = catalog;
+        var d1 = OffloadPlanner.Plan(table, Options(1) with { StreamAllNodes = true }, 2L << 30);
+        var d4 = OffloadPlanner.Plan(table, Options(4) with { StreamAllNodes = true }, 2L << 30);
+        Assert.Equal(2 * d1.LargestStreamedNodeBytes, d1.StreamingBufferBytes);
+        Assert.Equal(5 * d4.LargestStreamedNodeBytes, d4.StreamingBufferBytes);
+        Assert.Equal(d1.StreamedBytesPerPass, d4.StreamedBytesPerPass);
+    }
+
+    [Fact]
+    public void LayoutsAlignEveryTensorAndCoverItsBytes()
+    {
+        var table = Gpt2Table(out var catalog);
+        using var _ = catalog;
+        var plan = OffloadPlanner.Plan(table, Options() with { StreamAllNodes = true }, 2L << 30);
+        foreach (var layout in plan.StreamedLayouts.Where(l => l is not null))
+        {
+            var spans = layout!.Tensors.Select(t => (Start: layout.Offsets[t.Name], End: layout.Offsets[t.Name] + t.ByteCount)).OrderBy(s => s.Start).ToArray();
+            Assert.All(spans, s => Assert.Equal(0, s.Start % NodeLayout.Alignment));
+            for (int i = 1; i < spans.Length; i++) Assert.True(spans[i].Start >= spans[i - 1].End);
+            Assert.True(spans[^1].End <= layout.Bytes);
+        }
+    }
+}

@@ -1,0 +1,216 @@
+#!/usr/bin/env python3
+"""The reference side of the Measure-NnlTransfer comparison: the same transfers done with PyTorch.
+
+Method, identical to Nnl's (docs/Measure-NnlTransfer.md): WARMUP untimed copies, then ITERATIONS
+samples; a sample is COPIES back-to-back copies between one pair of CUDA events on a non-default
+stream, preceded (for pinned and device memory) by a timed GPU sleep that holds the stream while
+Python queues the copies. Sample bandwidth = bytes * copies / time in decimal GB/s (device-to-device
+counts bytes twice: read plus written); reported are min, median and max over the samples.
+
+Host-to-device is dst.copy_(src, non_blocking=True) from a pinned (pin_memory=True) or pageable CPU
+tensor; device-to-host the reverse. Prints one JSON object per line (same field names as Nnl's
+NnlTransferResult where they mean the same), and checks each configuration's data once.
+"""
+import argparse
+import json
+import statistics
+import sys
+
+import torch
+
+KB, MB = 1000, 1000 * 1000
+
+
+def shmoo():
+    """bandwidthTest's 81 shmoo sizes in decimal bytes (1 KB .. 68 MB)."""
+    sizes, size = [], 0
+    while size <= 64 * MB:
+        if size < 20 * KB: size += 1 * KB
+        elif size < 50 * KB: size += 2 * KB
+        elif size < 100 * KB: size += 10 * KB
+        elif size < 1 * MB: size += 100 * KB
+        elif size < 16 * MB: size += 1 * MB
+        elif size < 32 * MB: size += 2 * MB
+        else: size += 4 * MB
+        sizes.append(size)
+    return sizes
+
+
+LLAMA2_7B_BLOCK = [2 * n for n in [4096 * 4096] * 4 + [11008 * 4096] * 3 + [4096] * 2]
+
+
+class Sleeper:
+    """torch.cuda._sleep takes GPU cycles; calibrate cycles per microsecond once with events."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        with torch.cuda.stream(stream):
+            torch.cuda._sleep(1000)
+            a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            a.record(stream)
+            torch.cuda._sleep(2_000_000)
+            b.record(stream)
+        b.synchronize()
+        self.cycles_per_us = 2_000_000 / (a.elapsed_time(b) * 1000.0)
+
+    def sleep_us(self, us):
+        torch.cuda._sleep(int(us * self.cycles_per_us))
+
+
+def sample_times(copy, copies, iterations, warmup, stream, sleeper, spin):
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    with torch.cuda.stream(stream):
+        for _ in range(warmup):
+            copy()
+        stream.synchronize()
+        times = []
+        for _ in range(iterations):
+            if spin:
+                # Python queues a copy_ in roughly 10-40 us: hold the stream until all are queued.
+                sleeper.sleep_us(max(1000, 50 + 40 * copies))
+            start.record(stream)
+            for _ in range(copies):
+                copy()
+            end.record(stream)
+            end.synchronize()
+            times.append(start.elapsed_time(end))
+    return times
+
+
+def summarize(times, nbytes, copies, factor=1):
+    gbps = [factor * nbytes * copies / (ms * 1e-3) / 1e9 for ms in times]
+    us = [ms * 1000.0 / copies for ms in times]
+    return dict(MinGBps=min(gbps), MedianGBps=statistics.median(gbps), MaxGBps=max(gbps),
+                MinMicroseconds=min(us), MedianMicroseconds=statistics.median(us), MaxMicroseconds=max(us))
+
+
+def emit(record):
+    print(json.dumps(record), flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--device", type=int, default=0)
+    ap.add_argument("--what", default="pinned,pageable,d2d,tensors")
+    ap.add_argument("--iterations", type=int, default=20)
+    ap.add_argument("--pageable-iterations", type=int, default=10)
+    ap.add_argument("--tensor-iterations", type=int, default=10)
+    ap.add_argument("--copies", type=int, default=16)
+    ap.add_argument("--small-copies", type=int, default=None, help="copies per sample for sizes up to --small-limit")
+    ap.add_argument("--small-limit", type=int, default=1_000_000)
+    ap.add_argument("--warmup", type=int, default=4)
+    args = ap.parse_args()
+    what = set(args.what.split(","))
+    dev = torch.device("cuda", args.device)
+    torch.cuda.set_device(dev)
+    stream = torch.cuda.Stream(dev)
+    sleeper = Sleeper(stream)
+    name = torch.cuda.get_device_name(dev)
+    sizes = shmoo()
+    largest = max(sizes)
+    base = dict(Implementation="torch " + torch.__version__, Device=args.device, DeviceName=name,
+                CopiesPerSample=args.copies, Streams=1, TensorCount=1)
+
+    def copies_for(n):
+        return args.small_copies if args.small_copies and n <= args.small_limit else args.copies
+
+    cudart = torch.cuda.cudart()
+
+    def register(t):
+        # Pageable memory pinned in place: pinned for the copy engines, but not a block of torch's
+        # caching host allocator, so copy_(non_blocking=True) records no allocator event per copy.
+        r = cudart.cudaHostRegister(t.data_ptr(), t.numel(), 0)
+        if int(r) != 0:
+            raise RuntimeError(f"cudaHostRegister failed: {r}")
+        return t
+
+    d_buf = torch.empty(largest, dtype=torch.uint8, device=dev)
+    # Pinned: pin_memory() (torch's caching host allocator); Registered: cudaHostRegister.
+    for memory in ["Pinned", "Registered", "Pageable"]:
+        if memory.lower() not in what:
+            continue
+        pinned = memory != "Pageable"
+        iterations = args.iterations if pinned else args.pageable_iterations
+        if memory == "Pinned":
+            h_src = torch.randint(0, 256, (largest,), dtype=torch.uint8).pin_memory()
+            h_dst = torch.empty(largest, dtype=torch.uint8, pin_memory=True)
+        elif memory == "Registered":
+            h_src = register(torch.randint(0, 256, (largest,), dtype=torch.uint8))
+            h_dst = register(torch.empty(largest, dtype=torch.uint8))
+            assert h_src.is_pinned() and h_dst.is_pinned()
+        else:
+            h_src = torch.randint(0, 256, (largest,), dtype=torch.uint8)
+            h_dst = torch.empty(largest, dtype=torch.uint8)
+        for direction in ["HostToDevice", "DeviceToHost"]:
+            for n in sizes:
+                if direction == "HostToDevice":
+                    src, dst = h_src[:n], d_buf[:n]
+                else:
+                    src, dst = d_buf[:n], h_dst[:n]
+                copies = copies_for(n)
+                times = sample_times(lambda: dst.copy_(src, non_blocking=True), copies, iterations, args.warmup, stream, sleeper, spin=pinned)
+                verified = None
+                if n == largest:
+                    stream.synchronize()
+                    verified = bool(torch.equal(d_buf[:n].cpu(), h_src[:n])) if direction == "HostToDevice" else bool(torch.equal(h_dst[:n], h_src[:n]))
+                emit(dict(base, Direction=direction, HostMemory=memory, Mechanism="CopyEngine", Bytes=n, Iterations=iterations,
+                          CopiesPerSample=copies, Verified=verified, **summarize(times, n, copies)))
+        stream.synchronize()
+        if memory == "Registered":
+            cudart.cudaHostUnregister(h_src.data_ptr())
+            cudart.cudaHostUnregister(h_dst.data_ptr())
+        del h_src, h_dst
+
+    if "d2d" in what:
+        d_src = torch.randint(0, 256, (largest,), dtype=torch.uint8, device=dev)
+        for n in sizes:
+            src, dst = d_src[:n], d_buf[:n]
+            copies = copies_for(n)
+            times = sample_times(lambda: dst.copy_(src, non_blocking=True), copies, args.iterations, args.warmup, stream, sleeper, spin=True)
+            verified = bool(torch.equal(dst, src)) if n == largest else None
+            emit(dict(base, Direction="DeviceToDevice", HostMemory=None, Mechanism="CopyEngine", Bytes=n, Iterations=args.iterations,
+                      CopiesPerSample=copies, Verified=verified, **summarize(times, n, copies, factor=2)))
+        del d_src
+
+    if "tensors" in what:
+        sizes_t = LLAMA2_7B_BLOCK
+        offsets, at = [], 0
+        for s in sizes_t:
+            offsets.append(at)
+            at = (at + s + 255) // 256 * 256
+        packed_bytes, payload = at, sum(sizes_t)
+        d_layer = torch.empty(packed_bytes, dtype=torch.uint8, device=dev)
+        separate_pageable = None
+        for label, memory, packed in [("separate", "Pageable", False), ("separate", "Pinned", False), ("packed", "Pinned", True)]:
+            pinned = memory == "Pinned"
+            if packed:
+                h_packed = torch.randint(0, 256, (packed_bytes,), dtype=torch.uint8).pin_memory()
+                copy = lambda: d_layer.copy_(h_packed, non_blocking=True)
+                expected = h_packed
+            else:
+                tensors = [torch.randint(0, 256, (s,), dtype=torch.uint8) for s in sizes_t]
+                if pinned:
+                    tensors = [t.pin_memory() for t in tensors]
+                views = [d_layer[o:o + s] for o, s in zip(offsets, sizes_t)]
+                pairs = list(zip(views, tensors))
+
+                def copy():
+                    for v, t in pairs:
+                        v.copy_(t, non_blocking=True)
+            times = sample_times(copy, args.copies, args.tensor_iterations, args.warmup, stream, sleeper, spin=pinned)
+            stream.synchronize()
+            if packed:
+                verified = bool(torch.equal(d_layer.cpu(), expected))
+            else:
+                verified = all(bool(torch.equal(v.cpu(), t)) for v, t in pairs)
+            stats = summarize(times, payload, args.copies)
+            if not packed and not pinned:
+                separate_pageable = stats["MedianGBps"]
+            emit(dict(base, Direction="HostToDevice", HostMemory=memory, Mechanism="CopyEngine", Bytes=payload, Iterations=args.tensor_iterations,
+                      Verified=verified, TensorCount=1 if packed else len(sizes_t), TensorSet="llama-2-7b-block",
+                      SpeedupOverSeparate=(stats["MedianGBps"] / separate_pageable) if packed and separate_pageable else None, **stats))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
