@@ -14,6 +14,9 @@
     # Explicit lists, never '*': the surface check compares CmdletsToExport with the built assembly.
     CmdletsToExport      = @(
         'Get-NnlDevice'
+        'New-NnlModel'
+        'Measure-NnlInference'
+        'Export-NnlChart'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()
@@ -21,6 +24,7 @@
 
     FormatsToProcess     = @(
         'Formats/Nnl.Device.Format.ps1xml'
+        'Formats/Nnl.Benchmark.Format.ps1xml'
     )
 
     PrivateData          = @{
