@@ -177,7 +177,8 @@ public static class InferenceBenchmark
             DecodeMillisecondsPerTokenMax = m.DecodeStepMilliseconds.Max(),
             DecodeTokensPerSecond = stepMedian > 0 ? work.BatchSize * 1000.0 / stepMedian : 0,
             BoundMillisecondsPerToken = bound,
-            Efficiency = bound is not null && stepMedian > 0 ? bound / stepMedian : null,
+            // Nothing streamed (fully resident): no floor to compare against.
+            Efficiency = bound is > 0 && stepMedian > 0 ? bound / stepMedian : null,
             PcieGBps = stats is { TransferMilliseconds: > 0 } ? stats.StreamedBytes / (stats.TransferMilliseconds * 1e6) : null,
             PeakGpuMemoryBytes = m.AllStatistics?.PeakGpuMemoryBytes,
             LoadSeconds = loadSeconds,
