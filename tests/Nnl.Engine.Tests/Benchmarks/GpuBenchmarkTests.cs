@@ -23,7 +23,7 @@ public sealed class GpuBenchmarkTests
         // No resident blocks: every block streams, so the generator fills the pinned buffers the copy stream reads.
         using var fromDisk = ModelLoader.Load(new ModelLoadRequest { Path = target, Device = "Cuda:0", ResidentLayers = 0, PrefetchDepth = 1, ContextLength = 64 });
         using var inMemory = ModelLoader.Load(new ModelLoadRequest { Synthetic = synthetic, Device = "Cuda:0", ResidentLayers = 0, PrefetchDepth = 1, ContextLength = 64 });
-        Assert.True(((Runtime.Offload.OffloadRunner)inMemory.Runner).Plan.StreamedNodeCount >= 4);
+        Assert.True(((global::Nnl.Engine.Runtime.Offload.OffloadRunner)inMemory.Runner).Plan.StreamedNodeCount >= 4);
         using var cpu = LoadedModel.LoadCpu(target);
         var prompt = new[] { 3, 141, 59, 265, 35, 89, 79, 3 };
         float[] Logits(LoadedModel m)
