@@ -14,6 +14,7 @@
     # Explicit lists, never '*': the surface check compares CmdletsToExport with the built assembly.
     CmdletsToExport      = @(
         'Get-NnlDevice'
+        'Measure-NnlTransfer'
         'New-NnlModel'
         'Measure-NnlInference'
         'Export-NnlChart'
@@ -24,6 +25,7 @@
 
     FormatsToProcess     = @(
         'Formats/Nnl.Device.Format.ps1xml'
+        'Formats/Nnl.Transfer.Format.ps1xml'
         'Formats/Nnl.Benchmark.Format.ps1xml'
     )
 

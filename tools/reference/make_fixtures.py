@@ -2,7 +2,8 @@
 """Parity fixtures for Nnl's CPU engine (issue 5) and, later, its GPU engine (issue 6).
 
 Builds tiny random-weight models with transformers (GPT-2 in two shapes, Llama with grouped-query
-attention, Llama 3.1 rope scaling, Qwen2 with q/k/v biases, Mistral), saves each with
+attention, Llama 3.1 rope scaling, Qwen2 with q/k/v biases, Mistral with a sliding window shorter
+than the sequence), saves each with
 save_pretrained (safetensors, float32) and writes the reference the C# test compares against:
 
   <out>/<name>/config.json, model.safetensors, generation_config.json   (save_pretrained)
@@ -73,7 +74,7 @@ def specs():
         ("mistral", MistralForCausalLM, MistralConfig(
             hidden_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, intermediate_size=128,
             vocab_size=256, max_position_embeddings=128, rms_norm_eps=1e-5, tie_word_embeddings=False,
-            sliding_window=None, bos_token_id=1, eos_token_id=2, **rope_kwargs(MistralConfig, 10000.0))),
+            sliding_window=12, bos_token_id=1, eos_token_id=2, **rope_kwargs(MistralConfig, 10000.0))),
     ]
 
 

@@ -164,7 +164,7 @@ public static class InferenceBenchmark
             // The offload plan says what stays on the GPU; a runner that streams nothing holds every node.
             ResidentNodes = runner switch
             {
-                Runtime.Offload.OffloadRunner o => o.Plan.ResidentNodeCount,
+                IResidencyReport r => r.ResidentNodes,
                 _ when stats is null => table.Count,
                 _ => null,
             },
@@ -181,6 +181,7 @@ public static class InferenceBenchmark
             Efficiency = bound is > 0 && stepMedian > 0 ? bound / stepMedian : null,
             PcieGBps = stats is { TransferMilliseconds: > 0 } ? stats.StreamedBytes / (stats.TransferMilliseconds * 1e6) : null,
             PeakGpuMemoryBytes = m.AllStatistics?.PeakGpuMemoryBytes,
+            DiskGBps = stats is { DiskMilliseconds: > 0 } ? stats.DiskBytes / (stats.DiskMilliseconds * 1e6) : null,
             LoadSeconds = loadSeconds,
         };
     }

@@ -53,4 +53,7 @@ public sealed record NnlInferenceBenchmark
 
     /// <summary>Time to load the model for this point (plan, pin, bind).</summary>
     public required double LoadSeconds { get; init; }
+
+    /// <summary>Rate the disk reader delivered streamed weights at (null with the host cache on): the floor becomes streamed bytes / this.</summary>
+    public double? DiskGBps { get; init; }
 }

@@ -76,7 +76,10 @@ public sealed class ImportModelCommand : INnlCommand
                     sink.WriteProgress(new NnlProgress(ActivityId, activity, $"{stage}: {done / (1 << 20)} of {total / (1 << 20)} MiB", percent));
                 }, sink.Cancellation);
                 var record = model.ToRecord(device.ToString());
-                sink.WriteVerbose($"Offload plan: {((Runtime.Offload.OffloadRunner)model.Runner).Plan}");
+                var plan = ((Runtime.Offload.OffloadRunner)model.Runner).Plan;
+                if (plan.DepthLowered)
+                    sink.WriteWarning($"-PrefetchDepth {PrefetchDepth} does not fit in the budget; using {plan.Options.PrefetchDepth}.");
+                sink.WriteVerbose($"Offload plan: {plan}");
                 sink.WriteRecord(record);
                 return;
             }

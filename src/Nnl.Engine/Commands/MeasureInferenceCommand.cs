@@ -41,6 +41,9 @@ public sealed class MeasureInferenceCommand : INnlCommand
     /// <summary>Tokens generated per sequence (the first comes from the prefill).</summary>
     public IReadOnlyList<int> Tokens { get; init; } = new[] { 16 };
 
+    /// <summary>False: stream from the files (disk → pinned staging → GPU) instead of a pinned host cache.</summary>
+    public bool HostCache { get; init; } = true;
+
     public int Warmup { get; init; } = 1;
     public int Repetitions { get; init; } = 3;
 
@@ -84,6 +87,7 @@ public sealed class MeasureInferenceCommand : INnlCommand
                     BatchSize = BatchSize.Max(),
                     ContextLength = PromptLength.Max() + Tokens.Max(),
                     MaxPrefillRows = BatchSize.Max() * PromptLength.Max(),
+                    HostCache = HostCache,
                 };
                 var what = Describe(budget, depth);
                 sink.WriteProgress(new NnlProgress(ActivityId, $"Measure-NnlInference {name}", $"Loading {what}", point * 100 / total));

@@ -91,17 +91,33 @@ public sealed class LoadedModel : IDisposable
         var config = ModelConfig.Load(directory);
         var generationConfig = GenerationConfig.Load(directory);
         var weights = WeightCatalog.Open(directory);
-        var source = new Runtime.Offload.SafetensorsWeightSource();
+        return LoadGpu(directory, config, generationConfig, weights, ownsWeights: true, options, tokenizer, progress, cancellation);
+    }
+
+    /// <summary>
+    /// Loads open weights (files, or an in-memory catalog) onto a GPU. With the host cache on, the
+    /// streamed nodes are packed from the catalog's bytes (mapped files or memory); with it off they
+    /// are read from the files by the disk reader, so the catalog must be file-backed.
+    /// </summary>
+    public static LoadedModel LoadGpu(string path, ModelConfig config, GenerationConfig generationConfig, WeightCatalog weights, bool ownsWeights,
+        Runtime.Offload.OffloadOptions options, IGenerationTokenizer? tokenizer = null,
+        Action<string, long, long>? progress = null, CancellationToken cancellation = default)
+    {
+        IWeightSource? source = null;
         try
         {
+            source = options.HostCache ? weights : new Runtime.Offload.SafetensorsWeightSource(weights);
             var table = ModelArchitectures.Create(config).BuildTable(weights);
-            var runner = Runtime.Offload.OffloadRunner.Create(table, source, options, progress, cancellation, [weights, source]);
-            return new LoadedModel(directory, config, generationConfig, runner, tokenizer);
+            var owned = new List<IDisposable>();
+            if (ownsWeights) owned.Add(weights);
+            if (source is Runtime.Offload.SafetensorsWeightSource d) owned.Add(d);
+            var runner = Runtime.Offload.OffloadRunner.Create(table, source, options, progress, cancellation, owned);
+            return new LoadedModel(path, config, generationConfig, runner, tokenizer);
         }
         catch
         {
-            source.Dispose();
-            weights.Dispose();
+            (source as Runtime.Offload.SafetensorsWeightSource)?.Dispose();
+            if (ownsWeights) weights.Dispose();
             throw;
         }
     }

@@ -68,7 +68,7 @@ public sealed record ModelConfig
     public double RopeTheta { get; init; } = 10000;
     public RopeScaling? RopeScaling { get; init; }
 
-    /// <summary>Mistral's sliding window, when the config sets one (attention beyond it is not limited yet).</summary>
+    /// <summary>Mistral's sliding window, when the config sets one: a token attends to the last W positions, itself included.</summary>
     public int? SlidingWindow { get; init; }
 
     /// <summary>The dtype config.json declares ("float32", "float16", "bfloat16"), if any.</summary>

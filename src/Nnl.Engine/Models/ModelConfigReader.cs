@@ -97,7 +97,11 @@ internal static class ModelConfigReader
         var (theta, scaling) = ReadRope(json);
 
         int? slidingWindow = null;
-        if (architecture == "MistralForCausalLM") slidingWindow = json.OptionalInt("sliding_window");
+        if (architecture == "MistralForCausalLM")
+        {
+            slidingWindow = json.OptionalInt("sliding_window");
+            if (slidingWindow is <= 0) throw json.Error($"sliding_window {slidingWindow} must be positive");
+        }
         if (isQwen2 && json.OptionalBool("use_sliding_window") == true)
             throw json.Error("use_sliding_window=true is not supported");
 

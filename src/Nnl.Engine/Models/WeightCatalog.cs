@@ -10,7 +10,7 @@ namespace Nnl.Engine.Models;
 /// generated model with no files) or for a tensor list alone (<see cref="Describe"/>: shapes
 /// without bytes, enough to build a computation table).
 /// </summary>
-public sealed class WeightCatalog : IDisposable
+public sealed unsafe class WeightCatalog : IDisposable, IWeightSource
 {
     public const string IndexFileName = "model.safetensors.index.json";
 
@@ -50,6 +50,15 @@ public sealed class WeightCatalog : IDisposable
     /// <summary>The host block of an <see cref="InMemory"/> catalog (to pin it, or DMA from it); null for files.</summary>
     public HostWeightMemory? Memory => _memory;
 
+    string IWeightSource.Name => Directory;
+    IReadOnlyList<TensorInfo> IWeightSource.Tensors => _tensors.Values.Select(v => v.Info).ToArray();
+
+    /// <summary>Copies the tensor's bytes to <paramref name="destination"/> (<see cref="TensorInfo.ByteCount"/> bytes).</summary>
+    public void CopyTo(TensorInfo tensor, byte* destination)
+    {
+        var bytes = GetBytes(tensor);
+        Buffer.MemoryCopy(bytes.Pointer, destination, bytes.Length, bytes.Length);
+    }
 
     public string Directory { get; }
     public IReadOnlyList<SafetensorsFile> Files => _files;

@@ -110,7 +110,8 @@ public interface IComputeBackend : IDisposable
     /// <summary>
     /// Causal attention over the KV cache: for row r (slot s, position p) and head h,
     /// output[r, h] = Σ_{t≤p} softmax_t(Scale · q[r,h] · kCache[s,t,g]) · vCache[s,t,g] with
-    /// g = h / GroupSize. Covers prefill (many rows per slot) and decode (one row per slot).
+    /// g = h / GroupSize, t from <see cref="AttentionShape.FirstVisiblePosition"/>(p) (0 unless a sliding
+    /// window is set). Covers prefill (many rows per slot) and decode (one row per slot).
     /// Call <see cref="StoreKv"/> for the batch first. q and output are [rows, QueryWidth].
     /// </summary>
     void Attention(BackendTensor q, BackendTensor kCache, BackendTensor vCache, BackendBatch batch, AttentionShape shape, BackendTensor output);

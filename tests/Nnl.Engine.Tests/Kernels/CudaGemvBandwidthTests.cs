@@ -12,6 +12,7 @@ namespace Nnl.Engine.Tests.Kernels;
 /// prints both for docs/performance.md.
 /// </summary>
 [Trait("Category", "Gpu")]
+[Collection(GpuTimingCollection.Name)]
 public class CudaGemvBandwidthTests
 {
     private readonly ITestOutputHelper _output;
@@ -89,4 +90,11 @@ public class CudaGemvBandwidthTests
         }
         if (failures.Count > 0) Assert.Fail(string.Join(Environment.NewLine, failures));
     }
+}
+
+/// <summary>Timing tests run alone: other tests' kernels on the same GPU would distort them.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class GpuTimingCollection
+{
+    public const string Name = "GPU timing";
 }

@@ -15,7 +15,7 @@ internal sealed record Gpt2Shape(int Hidden = 32, int Layers = 2, int Heads = 4,
 internal sealed record LlamaShape(string Architecture = "LlamaForCausalLM", int Hidden = 32, int Layers = 2, int Heads = 4, int KvHeads = 2,
     int? HeadDim = null, int Intermediate = 48, int Vocab = 97, int MaxPositions = 128, double Theta = 10000, double Epsilon = 1e-6,
     bool Tied = false, bool AttentionBias = false, bool Llama3Scaling = false, double ScalingFactor = 8, int OriginalMaxPositions = 32,
-    bool Transformers5RopeParameters = false)
+    bool Transformers5RopeParameters = false, int? SlidingWindow = null)
 {
     public int HeadSize => HeadDim ?? Hidden / Heads;
     public bool IsQwen2 => Architecture == "Qwen2ForCausalLM";
@@ -149,6 +149,7 @@ internal static class TestModelWriter
             ["torch_dtype"] = TorchName(dtype),
         };
         if (s.HeadDim is { } hd) config["head_dim"] = hd;
+        if (s.SlidingWindow is { } window) config["sliding_window"] = window;
         if (!s.IsQwen2) config["attention_bias"] = s.AttentionBias;
         JsonObject? scaling = s.Llama3Scaling
             ? new JsonObject

@@ -73,8 +73,6 @@ public class OffloadParityTests : IDisposable
             var runner = (OffloadRunner)gpu.Runner;
             Assert.Equal(mode == Mode.Resident, runner.Plan.IsFullyResident);
             if (mode is Mode.StreamAll or Mode.Disk) Assert.Equal(runner.Plan.Table.Count - 1, runner.Plan.StreamedNodeCount);
-            long afterImport = pool.Statistics().AllocatedBytes;
-
             var rng = new Random(model.GetHashCode() ^ (int)mode);
             int vocab = cpu.Config.VocabSize;
             var prompt = Enumerable.Range(0, 13).Select(_ => rng.Next(vocab)).ToArray();
@@ -83,8 +81,11 @@ public class OffloadParityTests : IDisposable
             var expected = cpu.Runner.Forward(TokenBatch.Single(prompt, allLogits: true), cpuCache);
             var actual = gpu.Runner.Forward(TokenBatch.Single(prompt, allLogits: true), gpuCache);
             AssertClose(expected, actual, vocab, "prefill");
-            var stats = gpu.Runner.TakeStatistics()!;
-            if (!runner.Plan.IsFullyResident) Assert.Equal(runner.Plan.StreamedBytesPerPass, stats.StreamedBytes);
+            Assert.Equal(runner.Plan.StreamedBytesPerPass, gpu.Runner.TakeStatistics()!.StreamedBytes);
+            // The backend keeps small buffers of its own after the first pass (rope tables, scratch):
+            // from here on, the pool must hold exactly as much after every step.
+            gpu.Runner.Quiesce();
+            long steady = pool.Statistics().AllocatedBytes;
 
             int next = Argmax(expected.AsSpan(expected.Length - vocab));
             for (int step = 0; step < 16; step++)
@@ -93,10 +94,11 @@ public class OffloadParityTests : IDisposable
                 var e = cpu.Runner.Forward(batch, cpuCache);
                 var a = gpu.Runner.Forward(batch, gpuCache);
                 AssertClose(e, a, vocab, $"decode step {step}");
+                Assert.Equal(runner.Plan.StreamedBytesPerPass, gpu.Runner.TakeStatistics()!.StreamedBytes);
                 next = Argmax(e);
             }
             gpu.Runner.Quiesce();
-            Assert.Equal(afterImport + gpuCache.ByteCount, pool.Statistics().AllocatedBytes, tolerance: 1 << 20);
+            Assert.Equal(steady, pool.Statistics().AllocatedBytes);
             Assert.True(pool.Statistics().PeakReservedBytes <= runner.Plan.BudgetBytes);
         }
         Assert.Equal(before, pool.Statistics().AllocatedBytes);
@@ -108,9 +110,11 @@ public class OffloadParityTests : IDisposable
         Write("llama-gqa-bf16");
         var pool = DeviceMemoryPool.ForDevice(0);
         using var gpu = LoadedModel.LoadGpu(_dir, Options(Mode.StreamAll));
+        var generator = new TextGenerator(gpu);
+        // A first, complete generation lets the backend make its own lasting buffers.
+        generator.Generate([new GenerationPrompt("", [3, 1, 4])], new GenerationOptions { MaxNewTokens = 3, Temperature = 0 });
         long afterImport = pool.Statistics().AllocatedBytes;
         using var cts = new CancellationTokenSource();
-        var generator = new TextGenerator(gpu);
         int tokens = 0;
         Assert.ThrowsAny<OperationCanceledException>(() => generator.Generate(
             [new GenerationPrompt("", Enumerable.Range(1, 9).ToArray())],

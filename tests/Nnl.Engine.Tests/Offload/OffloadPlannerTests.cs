@@ -78,7 +78,20 @@ public class OffloadPlannerTests : IDisposable
         var e = Assert.Throws<NnlArgumentException>(() => OffloadPlanner.Plan(table, Options(), 4L << 20));
         Assert.Equal("MaxGpuMemory", e.ParameterName);
         Assert.Contains("too small", e.Message);
-        Assert.Contains("prefetch depth 2", e.Message);
+        Assert.Contains("prefetch depth 1", e.Message); // deeper ones were tried first
+    }
+
+    [Fact]
+    public void ABudgetThatCannotHoldTheRequestedDepthGetsTheDeepestThatFits()
+    {
+        var table = Gpt2Table(out var catalog);
+        using var _ = catalog;
+        var d1 = OffloadPlanner.Plan(table, Options(1) with { StreamAllNodes = true }, 2L << 30);
+        long budget = d1.StreamingBufferBytes + d1.KvCacheBytes + d1.ActivationBytes + OffloadPlanner.FixedMarginBytes + d1.LargestStreamedNodeBytes / 2;
+        var plan = OffloadPlanner.Plan(table, Options(4) with { StreamAllNodes = true }, budget);
+        Assert.Equal(1, plan.Options.PrefetchDepth);
+        Assert.True(plan.DepthLowered);
+        Assert.False(OffloadPlanner.Plan(table, Options(4) with { StreamAllNodes = true }, 2L << 30).DepthLowered);
     }
 
     [Fact]

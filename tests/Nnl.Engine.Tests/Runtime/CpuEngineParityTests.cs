@@ -18,7 +18,7 @@ public sealed class CpuEngineParityTests
     public static TheoryData<string> Models => new()
     {
         "gpt2-tied", "gpt2-untied-noprefix", "llama-gqa", "llama-mha-tied-headdim", "llama31-scaling-v5",
-        "qwen2-bias", "mistral-mqa", "llama-attention-bias",
+        "qwen2-bias", "mistral-mqa", "mistral-sliding-window", "llama-attention-bias",
     };
 
     internal static TestModel Write(string name, string directory, int seed, TensorDType dtype = TensorDType.F32) => name switch
@@ -33,6 +33,7 @@ public sealed class CpuEngineParityTests
             new LlamaShape(Heads: 2, KvHeads: 1, HeadDim: 32, Hidden: 48, Theta: 500000, Llama3Scaling: true, Transformers5RopeParameters: true), seed, dtype),
         "qwen2-bias" => TestModelWriter.WriteLlama(directory, new LlamaShape(Architecture: "Qwen2ForCausalLM", Heads: 6, KvHeads: 2, Hidden: 48), seed, dtype),
         "mistral-mqa" => TestModelWriter.WriteLlama(directory, new LlamaShape(Architecture: "MistralForCausalLM", KvHeads: 1, Theta: 1e6), seed, dtype),
+        "mistral-sliding-window" => TestModelWriter.WriteLlama(directory, new LlamaShape(Architecture: "MistralForCausalLM", SlidingWindow: 5), seed, dtype),
         "llama-attention-bias" => TestModelWriter.WriteLlama(directory, new LlamaShape(AttentionBias: true, Vocab: 64), seed, dtype),
         _ => throw new ArgumentException(name),
     };

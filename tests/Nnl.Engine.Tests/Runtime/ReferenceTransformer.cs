@@ -29,7 +29,7 @@ internal static class ReferenceTransformer
             var q = qkv.Select(r => r[..h]).ToArray();
             var k = qkv.Select(r => r[h..(2 * h)]).ToArray();
             var v = qkv.Select(r => r[(2 * h)..]).ToArray();
-            var att = Attention(q, k, v, s.Heads, s.Heads, d);
+            var att = Attention(q, k, v, s.Heads, s.Heads, d, null);
             for (var t = 0; t < n; t++)
             {
                 var o = Conv1D(att[t], m.W(b + "attn.c_proj.weight"), m.W(b + "attn.c_proj.bias"), h);
@@ -65,7 +65,7 @@ internal static class ReferenceTransformer
                 Rotate(q[t], s.Heads, d, t, inv);
                 Rotate(k[t], s.KvHeads, d, t, inv);
             }
-            var att = Attention(q, k, v, s.Heads, s.KvHeads, d);
+            var att = Attention(q, k, v, s.Heads, s.KvHeads, d, s.Architecture == "MistralForCausalLM" ? s.SlidingWindow : null);
             for (var t = 0; t < n; t++)
             {
                 var o = Linear(att[t], m.W(b + "self_attn.o_proj.weight"), Bias("self_attn.o_proj.bias"), h);
@@ -120,7 +120,8 @@ internal static class ReferenceTransformer
             }
     }
 
-    private static double[][] Attention(double[][] q, double[][] k, double[][] v, int heads, int kvHeads, int d)
+    /// <summary>Causal attention; with a sliding window W a query at t sees keys u with t − W &lt; u ≤ t.</summary>
+    private static double[][] Attention(double[][] q, double[][] k, double[][] v, int heads, int kvHeads, int d, int? window)
     {
         var n = q.Length;
         var outp = new double[n][];
@@ -133,6 +134,7 @@ internal static class ReferenceTransformer
                 var scores = new double[t + 1];
                 for (var u = 0; u <= t; u++)
                 {
+                    if (window is { } w && u <= t - w) { scores[u] = double.NegativeInfinity; continue; }
                     double dot = 0;
                     for (var i = 0; i < d; i++) dot += q[t][hh * d + i] * k[u][g * d + i];
                     scores[u] = dot / Math.Sqrt(d);

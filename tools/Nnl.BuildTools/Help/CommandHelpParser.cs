@@ -201,7 +201,9 @@ public static partial class CommandHelpParser
             if (colon <= 0)
                 throw new HelpPageException(file, lineNumber, $"yaml line of -{parameter} is not 'Key: value': '{line}'");
             string key = line[..colon].Trim();
-            if (!YamlKeys.Contains(key, StringComparer.OrdinalIgnoreCase) && !key.Equals("Applicable", StringComparison.OrdinalIgnoreCase))
+            // platyPS writes "Accepted values" for ValidateSet parameters and "Applicable" for providers: optional.
+            if (!YamlKeys.Contains(key, StringComparer.OrdinalIgnoreCase) && !key.Equals("Applicable", StringComparison.OrdinalIgnoreCase)
+                && !key.Equals("Accepted values", StringComparison.OrdinalIgnoreCase))
                 throw new HelpPageException(file, lineNumber, $"unknown yaml key '{key}' for -{parameter}; expected {string.Join(", ", YamlKeys)}");
             values[key] = line[(colon + 1)..].Trim();
         }

@@ -20,7 +20,7 @@ public sealed partial class LlamaArchitecture : IModelArchitecture
         if (config.Family != ModelFamily.Llama) throw new ArgumentException($"{config.Architecture} is not of the Llama family.", nameof(config));
         Config = config;
         _epsilon = (float)config.NormEpsilon;
-        _attention = new AttentionShape(config.HeadCount, config.KvHeadCount, config.HeadDim, 1f / MathF.Sqrt(config.HeadDim));
+        _attention = new AttentionShape(config.HeadCount, config.KvHeadCount, config.HeadDim, 1f / MathF.Sqrt(config.HeadDim), config.SlidingWindow);
         _rope = RotaryFrequencies.For(config);
     }
 

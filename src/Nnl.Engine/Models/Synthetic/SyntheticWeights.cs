@@ -1,5 +1,4 @@
 using System.Text;
-using Nnl.Engine.Runtime.Offload;
 
 namespace Nnl.Engine.Models.Synthetic;
 
@@ -8,7 +7,7 @@ namespace Nnl.Engine.Models.Synthetic;
 /// name and i (a counter-based generator: splitmix64 of key + ⌊i/4⌋·γ gives four 16-bit draws),
 /// so any byte range can be produced on any thread in any order and the result never depends on
 /// the thread count. The same seed gives the same model on every machine.
-/// As the offload engine's <see cref="IWeightSource"/>, it fills pinned per-node buffers straight
+/// As an <see cref="IWeightSource"/> for the offload engine, it fills pinned per-node buffers straight
 /// from the generator: an -InMemory model on a GPU never exists anywhere but in pinned memory and on the device.
 /// </summary>
 public sealed unsafe class SyntheticWeights : IWeightSource
@@ -42,12 +41,6 @@ public sealed unsafe class SyntheticWeights : IWeightSource
     public string Name { get; }
     public IReadOnlyList<TensorInfo> Tensors { get; }
     public int Seed { get; }
-
-    /// <summary>Generated, not read: there is no disk rate to report.</summary>
-    public bool IsFileBacked => false;
-
-    /// <summary>The offload engine's read: generates the tensor in place (<see cref="CopyTo"/>).</summary>
-    public void ReadTensor(TensorInfo tensor, byte* destination) => CopyTo(tensor, destination);
 
     /// <summary>Writes the whole tensor, spread over the cores.</summary>
     public void CopyTo(TensorInfo tensor, byte* destination)

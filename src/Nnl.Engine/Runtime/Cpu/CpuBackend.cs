@@ -41,8 +41,8 @@ public sealed class CpuBackend : IComputeBackend
 
     public void Release(BackendTensor tensor)
     {
+        if (tensor is CpuTensor { Released: true }) throw new InvalidOperationException($"{tensor.Name} was released twice.");
         var t = Cpu(tensor);
-        if (t.Released) throw new InvalidOperationException($"{t.Name} was released twice.");
         Track(-t.ByteCount);
         t.Release();
     }
@@ -266,9 +266,10 @@ public sealed class CpuBackend : IComputeBackend
             var h = task % shape.HeadCount;
             var g = h / shape.GroupSize;
             var s = batch.Host.Slots[r];
-            var context = batch.Host.Positions[r] + 1;
+            var first = shape.FirstVisiblePosition(batch.Host.Positions[r]);
+            var context = batch.Host.Positions[r] + 1 - first;
             var qh = new ReadOnlySpan<float>(qq.Data, r * shape.QueryWidth + h * d, d);
-            var baseAt = (long)s * capacity * width + (long)g * d;
+            var baseAt = ((long)s * capacity + first) * width + (long)g * d;
             for (var t = 0; t < context; t++)
                 scores[t] = shape.Scale * TensorPrimitives.Dot(qh, new ReadOnlySpan<float>(kc.Data, (int)(baseAt + (long)t * width), d));
             var probabilities = scores.AsSpan(0, context);

@@ -152,7 +152,7 @@ public sealed unsafe class DiskNodeReader : IDisposable
                 long start = Stopwatch.GetTimestamp();
                 // Tensors of a node read in parallel: one positioned read per tensor keeps several requests in flight.
                 Parallel.ForEach(layout.Tensors, new ParallelOptions { MaxDegreeOfParallelism = 4 },
-                    t => _source.ReadTensor(t, (byte*)slot.Buffer.Pointer + layout.Offsets[t.Name]));
+                    t => _source.CopyTo(t, (byte*)slot.Buffer.Pointer + layout.Offsets[t.Name]));
                 Interlocked.Add(ref _readTicks, Stopwatch.GetTimestamp() - start);
                 Interlocked.Add(ref _bytesRead, layout.PayloadBytes);
                 lock (_gate)

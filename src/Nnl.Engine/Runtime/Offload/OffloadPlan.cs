@@ -38,6 +38,9 @@ public sealed class OffloadPlan
     }
 
     public ComputationTable Table { get; }
+
+    /// <summary>True when the budget could not hold the requested prefetch depth and the planner used a smaller one.</summary>
+    public bool DepthLowered { get; internal set; }
     public OffloadOptions Options { get; }
     public long BudgetBytes { get; }
 

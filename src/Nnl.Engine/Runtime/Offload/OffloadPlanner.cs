@@ -15,7 +15,26 @@ public static class OffloadPlanner
     /// <summary>Slack for pool rounding (one granule per live block) and the backend's small buffers.</summary>
     public const long FixedMarginBytes = 96L << 20;
 
+    /// <summary>
+    /// Plans at the requested prefetch depth, or at the deepest smaller one that fits when the budget
+    /// cannot hold PrefetchDepth + 1 of the largest node (then <see cref="OffloadPlan.Options"/> says
+    /// which depth was used, and <see cref="OffloadPlan.DepthLowered"/> is true).
+    /// </summary>
     public static OffloadPlan Plan(ComputationTable table, OffloadOptions options, long budgetBytes)
+    {
+        for (int depth = options.PrefetchDepth; ; depth--)
+        {
+            try
+            {
+                var plan = PlanAtDepth(table, options with { PrefetchDepth = depth }, budgetBytes);
+                plan.DepthLowered = depth != options.PrefetchDepth;
+                return plan;
+            }
+            catch (NnlArgumentException e) when (depth > 1 && e.ParameterName == "MaxGpuMemory") { }
+        }
+    }
+
+    private static OffloadPlan PlanAtDepth(ComputationTable table, OffloadOptions options, long budgetBytes)
     {
         options.Validate();
         if (budgetBytes <= 0) throw new NnlArgumentException("MaxGpuMemory", $"the budget must be positive, not {budgetBytes}");

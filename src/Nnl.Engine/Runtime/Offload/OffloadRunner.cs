@@ -1,3 +1,4 @@
+using Nnl.Engine.Models;
 using Nnl.Engine.Cuda;
 using Nnl.Engine.Memory;
 using Nnl.Engine.Runtime.Cuda;
@@ -9,7 +10,7 @@ namespace Nnl.Engine.Runtime.Offload;
 /// node on the CUDA backend while <see cref="OffloadWeightBinder"/> streams the weights the plan did
 /// not keep resident. Same table, same architecture code as the CPU engine; only the binder differs.
 /// </summary>
-public sealed class OffloadRunner : IModelRunner
+public sealed class OffloadRunner : IModelRunner, IResidencyReport
 {
     private readonly ComputationTableRunner _inner;
     private readonly OffloadWeightBinder _binder;
@@ -48,6 +49,9 @@ public sealed class OffloadRunner : IModelRunner
     public string Device => _backend.Name;
     public CudaBackend Backend => _backend;
     public long PinnedHostBytes => _host.PinnedBytes + (_disk?.StagingBytes ?? 0);
+
+    public int ResidentNodes => Plan.ResidentNodeCount;
+    public long ResidentWeightBytes => Plan.ResidentWeightBytes;
 
     /// <summary>
     /// Plans and builds the pipeline: measures pinned bandwidth, sets the pool's budget, packs the

@@ -79,6 +79,8 @@ public sealed class OffloadWeightBinder : IWeightBinder, IDisposable
         // cancelled pass): start the pipeline over from this node.
         if (_inFlight.Count == 0 || _inFlight.Peek().NodeIndex != node.Index) Restart(node.Index);
         var flight = _inFlight.Peek();
+        // Streamed bytes count for the pass that consumes them (copies may run a pass ahead).
+        _streamedBytes += _plan.StreamedLayouts[node.Index]!.PayloadBytes;
         var ready = _timings.Rent();
         var started = _timings.Rent();
         ready.Record(ComputeStream);
@@ -164,8 +166,7 @@ public sealed class OffloadWeightBinder : IWeightBinder, IDisposable
             _pool.Free(block);
             throw;
         }
-        long bytes = layout.PayloadBytes;
-        _timings.Measure(start, end, ms => { _transferMs += ms; _streamedBytes += bytes; });
+        _timings.Measure(start, end, ms => _transferMs += ms);
         _inFlight.Enqueue(new InFlight { NodeIndex = nodeIndex, Block = block, Copied = copied });
     }
 
@@ -196,7 +197,7 @@ public sealed class OffloadWeightBinder : IWeightBinder, IDisposable
             cancellation.ThrowIfCancellationRequested();
             var block = _pool.Allocate(t.ByteCount, $"{t.Name} (resident)");
             _residentBlocks.Add(block);
-            source.ReadTensor(t, (byte*)staging.Pointer);
+            source.CopyTo(t, (byte*)staging.Pointer);
             CudaCopy.HostToDevice(block.DevicePointer, staging.Pointer, t.ByteCount, CopyStream);
             CopyStream.Synchronize(); // the staging buffer is refilled next
             _fixed[t.Name] = _backend.WrapDeviceMemory(t, block.DevicePointer);

@@ -80,7 +80,7 @@ public sealed unsafe class PinnedWeightStore : IDisposable
             new ParallelOptions { MaxDegreeOfParallelism = Math.Min(8, Environment.ProcessorCount), CancellationToken = cancellation },
             w =>
             {
-                source.ReadTensor(w.Tensor, (byte*)w.Destination);
+                source.CopyTo(w.Tensor, (byte*)w.Destination);
                 Interlocked.Add(ref done, w.Tensor.ByteCount);
             }));
         while (!task.Wait(100)) progress?.Invoke(Interlocked.Read(ref done), total);

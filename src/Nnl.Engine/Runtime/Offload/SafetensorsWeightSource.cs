@@ -4,30 +4,27 @@ using Nnl.Engine.Models;
 namespace Nnl.Engine.Runtime.Offload;
 
 /// <summary>
-/// Where the offload engine reads weight bytes from when it packs or streams a node: the model's
-/// safetensors files, or weights generated in memory (New-NnlModel -InMemory). Thread-safe:
-/// the packer and the disk reader call it from several threads at once.
-/// </summary>
-public interface IWeightSource
-{
-    /// <summary>Copies <paramref name="tensor"/>'s raw bytes (ByteCount of them) to <paramref name="destination"/>.</summary>
-    unsafe void ReadTensor(TensorInfo tensor, byte* destination);
-
-    /// <summary>True when reads come from files (so a disk rate means something).</summary>
-    bool IsFileBacked { get; }
-}
-
-/// <summary>
-/// Reads tensors from safetensors files with positioned reads (no memory map in the way, so the
-/// disk reader's rate is the file system's, and no reader shares a file position).
+/// Reads a file-backed catalog's tensors with positioned reads instead of through its memory map:
+/// the disk reader's rate is then the file system's, and no reader shares a file position. The
+/// host cache packs straight from the <see cref="WeightCatalog"/> (mapped files or generated memory).
 /// </summary>
 public sealed class SafetensorsWeightSource : IWeightSource, IDisposable
 {
+    private readonly WeightCatalog _catalog;
     private readonly Dictionary<string, SafeFileHandle> _handles = new(StringComparer.Ordinal);
 
-    public bool IsFileBacked => true;
+    public SafetensorsWeightSource(WeightCatalog catalog)
+    {
+        if (catalog.Memory is not null)
+            throw new NnlArgumentException("HostCache", "in-memory weights have no files to stream from; keep the host cache on");
+        _catalog = catalog;
+    }
 
-    public unsafe void ReadTensor(TensorInfo tensor, byte* destination)
+    public string Name => _catalog.Directory;
+
+    public IReadOnlyList<TensorInfo> Tensors => ((IWeightSource)_catalog).Tensors;
+
+    public unsafe void CopyTo(TensorInfo tensor, byte* destination)
     {
         var handle = Handle(tensor.FilePath);
         long done = 0;
