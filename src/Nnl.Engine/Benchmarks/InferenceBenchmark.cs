@@ -150,19 +150,24 @@ public static class InferenceBenchmark
         var steps = m.DecodeStepMilliseconds.Count;
         long? perToken = stats is null || steps == 0 ? null : stats.StreamedBytes / steps;
         double? bound = perToken is { } b && stats!.PinnedHostToDeviceGBps > 0 ? b / (stats.PinnedHostToDeviceGBps * 1e6) : null;
-        var residency = runner as IResidencyReport;
         return new NnlInferenceBenchmark
         {
             Model = model,
             Device = runner.Device,
-            BudgetBytes = request.MaxGpuMemoryBytes,
-            PrefetchDepth = request.PrefetchDepth,
+            // What the offload plan used (the budget "all free memory" resolves to); as asked on the CPU.
+            BudgetBytes = runner is Runtime.Offload.OffloadRunner ob ? ob.Plan.BudgetBytes : request.MaxGpuMemoryBytes,
+            PrefetchDepth = runner is Runtime.Offload.OffloadRunner op ? op.Plan.Options.PrefetchDepth : request.PrefetchDepth,
             BatchSize = work.BatchSize,
             PromptLength = work.PromptLength,
             Tokens = work.Tokens,
             Repetitions = work.Repetitions,
-            // Without a plan to ask, a runner that streams nothing holds every node.
-            ResidentNodes = residency?.ResidentNodes ?? (stats is null ? table.Count : null),
+            // The offload plan says what stays on the GPU; a runner that streams nothing holds every node.
+            ResidentNodes = runner switch
+            {
+                IResidencyReport r => r.ResidentNodes,
+                _ when stats is null => table.Count,
+                _ => null,
+            },
             Nodes = table.Count,
             WeightBytes = table.WeightBytes,
             StreamedBytesPerToken = perToken,
@@ -172,7 +177,8 @@ public static class InferenceBenchmark
             DecodeMillisecondsPerTokenMax = m.DecodeStepMilliseconds.Max(),
             DecodeTokensPerSecond = stepMedian > 0 ? work.BatchSize * 1000.0 / stepMedian : 0,
             BoundMillisecondsPerToken = bound,
-            Efficiency = bound is not null && stepMedian > 0 ? bound / stepMedian : null,
+            // Nothing streamed (fully resident): no floor to compare against.
+            Efficiency = bound is > 0 && stepMedian > 0 ? bound / stepMedian : null,
             PcieGBps = stats is { TransferMilliseconds: > 0 } ? stats.StreamedBytes / (stats.TransferMilliseconds * 1e6) : null,
             PeakGpuMemoryBytes = m.AllStatistics?.PeakGpuMemoryBytes,
             DiskGBps = stats is { DiskMilliseconds: > 0 } ? stats.DiskBytes / (stats.DiskMilliseconds * 1e6) : null,

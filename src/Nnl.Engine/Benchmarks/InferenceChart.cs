@@ -12,7 +12,7 @@ namespace Nnl.Engine.Benchmarks;
 /// </summary>
 public static class InferenceChart
 {
-    private const double Width = 760, Height = 440, Left = 80, Right = 190, Top = 50, Bottom = 60;
+    private const double Width = 800, Height = 440, Left = 80, Right = 230, Top = 50, Bottom = 60;
     private static readonly string[] Colors = { "#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf" };
 
     /// <summary>CSS class of the measured points and of the bound's points (tests count them).</summary>
@@ -68,7 +68,11 @@ public static class InferenceChart
             var color = Colors[g % Colors.Length];
             var members = groups[g].OrderBy(q => q.X).ToList();
             var key = groups[g].Key;
-            var label = "measured" + (key.PrefetchDepth is { } d ? $", prefetch {d}" : "") + (groups.Count > 1 ? $", batch {key.BatchSize}, prompt {key.PromptLength}" : "");
+            // Name only what tells the lines apart.
+            var label = "measured"
+                + (key.PrefetchDepth is { } d && groups.Select(x => x.Key.PrefetchDepth).Distinct().Count() > 1 ? $", prefetch {d}" : "")
+                + (groups.Select(x => x.Key.BatchSize).Distinct().Count() > 1 ? $", batch {key.BatchSize}" : "")
+                + (groups.Select(x => x.Key.PromptLength).Distinct().Count() > 1 ? $", prompt {key.PromptLength}" : "");
             legend.Add((label, color, false));
             svg.AppendLine($"  <g class=\"series\" stroke=\"{color}\" fill=\"{color}\">");
             if (members.Count > 1)
@@ -87,7 +91,7 @@ public static class InferenceChart
             .GroupBy(q => q.X).Select(g => (X: g.Key, Y: g.First().P.BoundMillisecondsPerToken!.Value)).OrderBy(b => b.X).ToList();
         if (bounds.Count > 0)
         {
-            legend.Add(("PCIe bound (streamed / pinned H2D)", "#d62728", true));
+            legend.Add(("PCIe bound", "#d62728", true));
             svg.AppendLine("  <g class=\"series\" stroke=\"#d62728\" fill=\"#d62728\">");
             if (bounds.Count > 1)
                 svg.AppendLine($"    <polyline fill=\"none\" stroke-width=\"2\" stroke-dasharray=\"6 4\" points=\"{string.Join(" ", bounds.Select(b => $"{F(Px(b.X))},{F(Py(b.Y))}"))}\"/>");

@@ -1,99 +1,106 @@
 using Nnl.Engine.Generation;
 using Nnl.Engine.Models;
+using Nnl.Engine.Models.Synthetic;
+using Nnl.Engine.Runtime;
+using Nnl.Engine.Runtime.Offload;
 
 namespace Nnl.Engine.Benchmarks;
 
 /// <summary>
-/// What to load and how: a model directory or weights already in memory, the device and the
-/// offload settings a benchmark point sweeps. The same request loads on the CPU and, once the GPU
-/// offload runner is wired in here, on a GPU under a memory budget.
+/// What to load and how: a model directory or a generated model, the device and the offload
+/// settings a benchmark point sweeps.
 /// </summary>
 public sealed record ModelLoadRequest
 {
-    /// <summary>A model directory (null when <see cref="Weights"/> is given).</summary>
+    /// <summary>A model directory (null for a generated model).</summary>
     public string? Path { get; init; }
 
-    /// <summary>Weights that are already open, typically generated in memory.</summary>
+    /// <summary>A generated model, loaded with no files: on a GPU its weights go straight from the generator into pinned memory.</summary>
+    public SyntheticModel? Synthetic { get; init; }
+
+    /// <summary>
+    /// <see cref="Synthetic"/>'s weights already generated into host memory, for the CPU engine to
+    /// bind (a sweep generates them once); the caller keeps them. Null: generated at load, owned by the model.
+    /// </summary>
     public WeightCatalog? Weights { get; init; }
 
-    /// <summary>The loaded model disposes <see cref="Weights"/> with itself (New-NnlModel -InMemory); otherwise the caller keeps them.</summary>
-    public bool OwnsWeights { get; init; }
-
-    /// <summary>The config of <see cref="Weights"/> (read from the directory when <see cref="Path"/> is given).</summary>
-    public ModelConfig? Config { get; init; }
-
-    public GenerationConfig GenerationConfig { get; init; } = GenerationConfig.Empty;
-
-    /// <summary>The model's name in records ("llama-2-13b", a directory name).</summary>
+    /// <summary>The model's name in records ("memory:llama-2-13b"); the directory when null.</summary>
     public string? Name { get; init; }
 
-    /// <summary>"Cpu", or a CUDA device ("Cuda:0", "0").</summary>
+    /// <summary>"Cpu", or a GPU: "Cuda", "Cuda:N" or N.</summary>
     public string Device { get; init; } = "Cpu";
 
-    /// <summary>GPU memory the model may use; null = what is free (ignored on the CPU).</summary>
+    /// <summary>GPU memory the model may use; null = what is free. GPU only.</summary>
     public long? MaxGpuMemoryBytes { get; init; }
 
-    /// <summary>Nodes the copy stream may run ahead (ignored on the CPU).</summary>
+    /// <summary>Nodes the copy stream may run ahead; null = the engine's default. GPU only.</summary>
     public int? PrefetchDepth { get; init; }
 
-    /// <summary>False: stream weights from the files through pinned staging buffers (ignored on the CPU).</summary>
+    public int? ResidentLayers { get; init; }
     public bool HostCache { get; init; } = true;
 
-    /// <summary>Sequences and tokens per sequence the KV cache is planned for.</summary>
+    /// <summary>Sequences, tokens per sequence and prefill rows the GPU plan reserves room for.</summary>
     public int BatchSize { get; init; } = 1;
     public int ContextLength { get; init; } = 512;
+    public int MaxPrefillRows { get; init; } = 512;
 
     /// <summary>CPU threads; null = all cores.</summary>
     public int? Threads { get; init; }
 
     public IGenerationTokenizer? Tokenizer { get; init; }
 
-    public static bool IsCpu(string device) => string.Equals(device, "Cpu", StringComparison.OrdinalIgnoreCase);
+    public DeviceSpec DeviceSpec => DeviceSpec.Parse(Device);
 }
 
 /// <summary>
 /// Turns a <see cref="ModelLoadRequest"/> into a <see cref="LoadedModel"/> whose runner fits the
-/// device: the CPU engine today; the GPU offload runner plugs in at <see cref="LoadGpu"/>, and
-/// Measure-NnlInference and New-NnlModel -InMemory pick it up without change.
+/// device — the CPU engine, or the GPU offload runner under the request's budget — the same way
+/// Import-NnlModel loads a directory. Measure-NnlInference and New-NnlModel -InMemory load through here.
 /// </summary>
 public static class ModelLoader
 {
-    /// <summary>Replaces the GPU loader (tests); null = the offload runner.</summary>
-    public static Func<ModelLoadRequest, Action<long, long>?, CancellationToken, LoadedModel>? LoadGpu { get; set; }
-
-    /// <summary>The GPU path: the offload runner under the request's budget and prefetch depth.</summary>
-    private static LoadedModel LoadOffloaded(ModelLoadRequest request, Action<long, long>? progress, CancellationToken cancellation)
+    /// <param name="progress">(stage, done, total), on the calling thread.</param>
+    public static LoadedModel Load(ModelLoadRequest request, Action<string, long, long>? progress = null, CancellationToken cancellation = default)
     {
-        var device = Runtime.DeviceSpec.Parse(request.Device);
-        var options = new Runtime.Offload.OffloadOptions
+        if (request.Path is null == request.Synthetic is null)
+            throw new ArgumentException("Give either a model directory or a generated model.", nameof(request));
+        var device = request.DeviceSpec;
+        return device.IsCpu ? LoadCpu(request, progress, cancellation) : LoadGpu(request, device, progress, cancellation);
+    }
+
+    private static LoadedModel LoadCpu(ModelLoadRequest r, Action<string, long, long>? progress, CancellationToken cancellation)
+    {
+        Action<long, long> binding = (done, total) => progress?.Invoke("Binding weights", done, total);
+        if (r.Path is not null) return LoadedModel.LoadCpu(r.Path, r.Tokenizer, binding, cancellation, r.Threads);
+
+        var model = r.Synthetic!;
+        var weights = r.Weights ?? InMemoryModel.Generate(model, (done, total) => progress?.Invoke("Generating weights", done, total), cancellation);
+        return LoadedModel.LoadCpu(r.Name ?? "memory:" + model.Name, model.Config, GenerationConfigOf(model), weights,
+            ownsWeights: r.Weights is null, r.Tokenizer, binding, cancellation, r.Threads);
+    }
+
+    private static LoadedModel LoadGpu(ModelLoadRequest r, DeviceSpec device, Action<string, long, long>? progress, CancellationToken cancellation)
+    {
+        var defaults = new OffloadOptions();
+        var options = new OffloadOptions
         {
             Device = device.Ordinal,
-            MaxGpuMemoryBytes = request.MaxGpuMemoryBytes,
-            PrefetchDepth = request.PrefetchDepth ?? 2,
-            HostCache = request.HostCache,
-            BatchSize = request.BatchSize,
-            ContextLength = request.ContextLength,
-            MaxPrefillRows = Math.Max(request.BatchSize, Math.Min(request.ContextLength * request.BatchSize, 4096)),
+            MaxGpuMemoryBytes = r.MaxGpuMemoryBytes,
+            PrefetchDepth = r.PrefetchDepth ?? defaults.PrefetchDepth,
+            ResidentLayers = r.ResidentLayers,
+            HostCache = r.HostCache,
+            ContextLength = r.ContextLength,
+            BatchSize = r.BatchSize,
+            MaxPrefillRows = r.MaxPrefillRows,
         };
-        Action<string, long, long>? staged = progress is null ? null : (_, done, total) => progress(done, total);
-        if (request.Path is not null)
-            return LoadedModel.LoadGpu(request.Path, options, request.Tokenizer, staged, cancellation);
-        return LoadedModel.LoadGpu(request.Name ?? request.Weights!.Directory, request.Config!, request.GenerationConfig, request.Weights!,
-            request.OwnsWeights, options, request.Tokenizer, staged, cancellation);
+        if (r.Path is not null) return LoadedModel.LoadGpu(r.Path, options, r.Tokenizer, progress, cancellation);
+
+        // No files and no host copy: the runner packs its pinned buffers straight from the generator.
+        var model = r.Synthetic!;
+        var runner = OffloadRunner.Create(model.BuildTable(), model.Weights, options, progress, cancellation);
+        return new LoadedModel(r.Name ?? "memory:" + model.Name, model.Config, GenerationConfigOf(model), runner, r.Tokenizer);
     }
 
-    public static LoadedModel Load(ModelLoadRequest request, Action<long, long>? progress = null, CancellationToken cancellation = default)
-    {
-        if (request.Path is null == request.Weights is null)
-            throw new ArgumentException("Give either a model directory or weights, not both.", nameof(request));
-        if (request.Weights is not null && request.Config is null)
-            throw new ArgumentException("In-memory weights need their config.", nameof(request));
-
-        if (!ModelLoadRequest.IsCpu(request.Device))
-            return (LoadGpu ?? LoadOffloaded)(request, progress, cancellation);
-        if (request.Path is not null)
-            return LoadedModel.LoadCpu(request.Path, request.Tokenizer, progress, cancellation, request.Threads);
-        return LoadedModel.LoadCpu(request.Name ?? request.Weights!.Directory, request.Config!, request.GenerationConfig, request.Weights!,
-            ownsWeights: request.OwnsWeights, request.Tokenizer, progress, cancellation, request.Threads);
-    }
+    private static GenerationConfig GenerationConfigOf(SyntheticModel model) =>
+        GenerationConfig.Empty with { BosTokenId = model.Config.BosTokenId, EosTokenIds = model.Config.EosTokenIds };
 }

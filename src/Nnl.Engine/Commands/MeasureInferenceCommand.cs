@@ -63,7 +63,8 @@ public sealed class MeasureInferenceCommand : INnlCommand
         Validate();
         var budgets = MaxGpuMemory is { Count: > 0 } ? MaxGpuMemory.Select(b => (long?)b).ToArray() : new long?[] { null };
         var depths = PrefetchDepth is { Count: > 0 } ? PrefetchDepth.Select(d => (int?)d).ToArray() : new int?[] { null };
-        if (ModelLoadRequest.IsCpu(Device) && (MaxGpuMemory is { Count: > 0 } || PrefetchDepth is { Count: > 0 }))
+        var device = Runtime.DeviceSpec.Parse(Device);
+        if (device.IsCpu && (MaxGpuMemory is { Count: > 0 } || PrefetchDepth is { Count: > 0 }))
             sink.WriteWarning("The CPU keeps every weight in memory: -MaxGpuMemory and -PrefetchDepth change nothing there; each point is measured anyway.");
         var workloads = (from b in BatchSize from p in PromptLength from t in Tokens select new BenchmarkWorkload(b, p, t, Warmup, Repetitions, Seed)).ToArray();
         var total = budgets.Length * depths.Length * workloads.Length;
@@ -73,7 +74,7 @@ public sealed class MeasureInferenceCommand : INnlCommand
         var records = new List<NnlInferenceBenchmark>();
         try
         {
-            var (baseRequest, name) = Source(sink, ref tempDirectory, ref memoryWeights);
+            var (baseRequest, name) = Source(sink, device.IsCpu, ref tempDirectory, ref memoryWeights);
             var point = 0;
             foreach (var budget in budgets)
             foreach (var depth in depths)
@@ -85,6 +86,7 @@ public sealed class MeasureInferenceCommand : INnlCommand
                     PrefetchDepth = depth,
                     BatchSize = BatchSize.Max(),
                     ContextLength = PromptLength.Max() + Tokens.Max(),
+                    MaxPrefillRows = BatchSize.Max() * PromptLength.Max(),
                     HostCache = HostCache,
                 };
                 var what = Describe(budget, depth);
@@ -93,14 +95,24 @@ public sealed class MeasureInferenceCommand : INnlCommand
                 LoadedModel model;
                 try
                 {
-                    model = ModelLoader.Load(request, null, sink.Cancellation);
+                    var lastStage = "";
+                    model = ModelLoader.Load(request, (stage, done, all) =>
+                    {
+                        if (stage == lastStage && done != all) return;
+                        lastStage = stage;
+                        sink.WriteProgress(new NnlProgress(LoadActivityId, $"Loading {name}", stage, all == 0 ? 100 : (int)(done * 100 / all), ParentActivityId: ActivityId));
+                    }, sink.Cancellation);
                 }
-                catch (NnlException e) when (budget is not null && e is not NnlArgumentException)
+                catch (NnlException e) when (budget is not null && (e is Memory.NnlOutOfMemoryException || e is NnlArgumentException { ParameterName: "MaxGpuMemory" }))
                 {
-                    // One budget too small for the model's fixed part fails that point, not the sweep.
+                    // One budget too small (or too large) for this GPU fails that point, not the sweep.
                     sink.WriteWarning($"{what}: {e.Message}");
                     point += workloads.Length;
                     continue;
+                }
+                finally
+                {
+                    sink.WriteProgress(new NnlProgress(LoadActivityId, $"Loading {name}", "Done", 100, Completed: true, ParentActivityId: ActivityId));
                 }
                 var loadSeconds = clock.Elapsed.TotalSeconds;
                 using (model)
@@ -153,7 +165,7 @@ public sealed class MeasureInferenceCommand : INnlCommand
     }
 
     /// <summary>The load request every point starts from, and the model's name for the records.</summary>
-    private (ModelLoadRequest Request, string Name) Source(ICommandSink sink, ref string? tempDirectory, ref WeightCatalog? memoryWeights)
+    private (ModelLoadRequest Request, string Name) Source(ICommandSink sink, bool cpu, ref string? tempDirectory, ref WeightCatalog? memoryWeights)
     {
         if (!string.IsNullOrWhiteSpace(Path))
         {
@@ -166,14 +178,20 @@ public sealed class MeasureInferenceCommand : INnlCommand
         var name = model.Name + (Layers is { } l ? $" ({l} layers)" : "");
         if (InMemory)
         {
-            sink.WriteProgress(new NnlProgress(LoadActivityId, $"Generating {model.Name} in memory", "Generating weights", 0, ParentActivityId: ActivityId));
-            memoryWeights = InMemoryModel.Generate(model, null, sink.Cancellation);
-            sink.WriteProgress(new NnlProgress(LoadActivityId, $"Generating {model.Name} in memory", "Done", 100, Completed: true, ParentActivityId: ActivityId));
+            // The CPU binds from host memory: generate once for the whole sweep. A GPU packs its
+            // pinned buffers straight from the generator at every load, so nothing is kept here.
+            if (cpu)
+            {
+                var generating = $"Generating {model.Name} in memory";
+                memoryWeights = InMemoryModel.Generate(model, (done, all) =>
+                    sink.WriteProgress(new NnlProgress(LoadActivityId, generating, $"{done >> 20} of {all >> 20} MiB", all == 0 ? 100 : (int)(done * 100 / all), ParentActivityId: ActivityId)),
+                    sink.Cancellation);
+                sink.WriteProgress(new NnlProgress(LoadActivityId, generating, "Done", 100, Completed: true, ParentActivityId: ActivityId));
+            }
             return (new ModelLoadRequest
             {
+                Synthetic = model,
                 Weights = memoryWeights,
-                Config = model.Config,
-                GenerationConfig = GenerationConfig.Empty,
                 Name = "memory:" + model.Name,
                 Device = Device,
                 Threads = Threads,

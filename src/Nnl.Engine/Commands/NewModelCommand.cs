@@ -35,7 +35,7 @@ public sealed class NewModelCommand : INnlCommand
     /// <summary>No files: generate into host memory and load the model on <see cref="Device"/>.</summary>
     public bool InMemory { get; init; }
 
-    /// <summary>Where an -InMemory model is loaded ("Cpu", or a GPU once the offload runner is wired in).</summary>
+    /// <summary>Where an -InMemory model is loaded: "Cpu", or a GPU ("Cuda", "Cuda:N", N), where the weights go from the generator straight into pinned memory.</summary>
     public string Device { get; init; } = "Cpu";
 
     public int? Threads { get; init; }
@@ -121,6 +121,7 @@ public sealed class NewModelCommand : INnlCommand
     {
         var activity = $"New-NnlModel {model.Name} (in memory)";
         var lastPercent = -1;
+        var lastStage = "";
         void Report(string what, long done, long total)
         {
             var percent = total == 0 ? 100 : (int)(done * 100 / total);
@@ -130,27 +131,18 @@ public sealed class NewModelCommand : INnlCommand
         }
         try
         {
-            var weights = InMemoryModel.Generate(model, (d, t) => Report("Generating weights", d, t), sink.Cancellation);
-            Generation.LoadedModel loaded;
-            try
+            var loaded = ModelLoader.Load(new ModelLoadRequest
             {
-                lastPercent = -1;
-                loaded = ModelLoader.Load(new ModelLoadRequest
-                {
-                    Weights = weights,
-                    OwnsWeights = true,
-                    Config = model.Config,
-                    GenerationConfig = GenerationConfig.Empty with { EosTokenIds = model.Config.EosTokenIds, BosTokenId = model.Config.BosTokenId },
-                    Name = "memory:" + model.Name,
-                    Device = Device,
-                    Threads = Threads,
-                }, (d, t) => Report("Loading", d, t), sink.Cancellation);
-            }
-            catch
+                Synthetic = model,
+                Name = "memory:" + model.Name,
+                Device = Device,
+                Threads = Threads,
+            }, (stage, done, total) =>
             {
-                weights.Dispose();
-                throw;
-            }
+                if (stage != lastStage) lastPercent = -1;
+                lastStage = stage;
+                Report(stage, done, total);
+            }, sink.Cancellation);
             sink.WriteRecord(loaded.ToRecord(loaded.Runner.Device));
         }
         finally

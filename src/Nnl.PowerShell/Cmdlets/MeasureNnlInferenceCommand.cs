@@ -58,6 +58,9 @@ public sealed class MeasureNnlInferenceCommand : NnlCmdlet
     public int[] Tokens { get; set; } = { 16 };
 
     [Parameter]
+    public SwitchParameter NoHostCache { get; set; }
+
+    [Parameter]
     [ValidateRange(0, 1000)]
     public int Warmup { get; set; } = 1;
 
@@ -86,6 +89,7 @@ public sealed class MeasureNnlInferenceCommand : NnlCmdlet
         BatchSize = BatchSize,
         PromptLength = PromptLength,
         Tokens = Tokens,
+        HostCache = !NoHostCache,
         Warmup = Warmup,
         Repetitions = Repetitions,
         ChartPath = ChartPath is null ? null : GetUnresolvedProviderPathFromPSPath(ChartPath),

@@ -110,7 +110,7 @@ public sealed class MeasureInferenceTests
     }
 
     /// <summary>A CPU runner that reports offload statistics as an offloading runner would.</summary>
-    private sealed class StreamingRunner(IModelRunner inner, long bytesPerPass, double transferMs, double gbps) : IModelRunner, IResidencyReport
+    private sealed class StreamingRunner(IModelRunner inner, long bytesPerPass, double transferMs, double gbps) : IModelRunner
     {
         private int _passes;
         public ComputationTable Table => inner.Table;
@@ -124,8 +124,6 @@ public sealed class MeasureInferenceTests
             _passes = 0;
             return s;
         }
-        public int ResidentNodes => 2;
-        public long ResidentWeightBytes => 0;
         public void Dispose() => inner.Dispose();
     }
 
@@ -146,7 +144,7 @@ public sealed class MeasureInferenceTests
         Assert.Equal(10.0 / r.DecodeMillisecondsPerTokenMedian, r.Efficiency!.Value, 9);
         Assert.Equal(40.0, r.PcieGBps!.Value, 9); // 0.5 GB in 12.5 ms
         Assert.Equal(123_456_789, r.PeakGpuMemoryBytes);
-        Assert.Equal(2, r.ResidentNodes);
+        Assert.Null(r.ResidentNodes); // it streams, and has no plan to say what stays
         Assert.Equal(1L << 30, r.BudgetBytes);
         Assert.Equal(2, r.PrefetchDepth);
     }

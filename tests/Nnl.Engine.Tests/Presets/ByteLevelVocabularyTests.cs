@@ -56,3 +56,32 @@ public sealed class ByteLevelVocabularyTests
         }
     }
 }
+
+public sealed class ByteLevelVocabularyHuggingFaceTests
+{
+    /// <summary>Ids from Hugging Face tokenizers (the Rust library PreTrainedTokenizerFast wraps) for tokenizer.json files New-NnlModel wrote; tools/reference/hf-tokenizer-ids.js made the fixture.</summary>
+    [Fact]
+    public void Nnl_encodes_the_generated_vocabulary_as_huggingface_tokenizers_does()
+    {
+        using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(RepoPaths.Fixtures, "Presets", "hf-tokenizers-ids.json")));
+        var cases = doc.RootElement.GetProperty("cases").EnumerateArray().ToList();
+        Assert.Equal(10, cases.Count);
+        var tokenizers = new Dictionary<string, BpeTokenizer>();
+        foreach (var c in cases)
+        {
+            var preset = c.GetProperty("preset").GetString()!;
+            if (!tokenizers.TryGetValue(preset, out var tokenizer))
+            {
+                var config = SyntheticModel.FromPreset(preset, layers: 1).Config;
+                var vocab = ByteLevelVocabulary.For(config);
+                using var ms = new MemoryStream();
+                vocab.WriteTokenizerJson(ms);
+                tokenizers[preset] = tokenizer = TokenizerLoader.FromTokenizerJson(System.Text.Encoding.UTF8.GetString(ms.ToArray()), "tokenizer.json", vocab.TokenizerConfigJson(config));
+            }
+            var text = c.GetProperty("text").GetString()!;
+            var expected = c.GetProperty("ids").EnumerateArray().Select(e => e.GetInt32()).ToArray();
+            Assert.Equal(expected, tokenizer.Encode(text, addSpecialTokens: false));
+            Assert.Equal(text, tokenizer.Decode(expected));
+        }
+    }
+}

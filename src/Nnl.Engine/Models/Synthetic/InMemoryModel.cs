@@ -11,6 +11,11 @@ public static unsafe class InMemoryModel
     /// <param name="progress">Called on this thread with (bytes generated, total bytes).</param>
     public static WeightCatalog Generate(SyntheticModel model, Action<long, long>? progress = null, CancellationToken cancellation = default)
     {
+        // Linux overcommits: a too-large block would allocate fine and then be killed while filling. Refuse up front.
+        var available = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+        if (available > 0 && model.HostBytes > available)
+            throw new NnlArgumentException("InMemory",
+                $"{model.Name} needs {model.HostBytes / (double)(1L << 30):F1} GiB of host memory for its weights but this machine has {available / (double)(1L << 30):F1} GiB; use fewer -Layers or write it to disk.");
         var memory = new HostWeightMemory(model.HostBytes);
         try
         {

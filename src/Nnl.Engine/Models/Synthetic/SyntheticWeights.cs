@@ -7,6 +7,8 @@ namespace Nnl.Engine.Models.Synthetic;
 /// name and i (a counter-based generator: splitmix64 of key + ⌊i/4⌋·γ gives four 16-bit draws),
 /// so any byte range can be produced on any thread in any order and the result never depends on
 /// the thread count. The same seed gives the same model on every machine.
+/// As an <see cref="IWeightSource"/> for the offload engine, it fills pinned per-node buffers straight
+/// from the generator: an -InMemory model on a GPU never exists anywhere but in pinned memory and on the device.
 /// </summary>
 public sealed unsafe class SyntheticWeights : IWeightSource
 {
@@ -64,28 +66,38 @@ public sealed unsafe class SyntheticWeights : IWeightSource
     {
         if (!_byName.TryGetValue(tensor.Name, out var g)) throw new ArgumentException($"{tensor.Name} is not part of {Name}.");
         if (first < 0 || count < 0 || first + count > tensor.ElementCount) throw new ArgumentOutOfRangeException(nameof(first));
-        var table = g.Table.Bits;
-        var key = g.Key;
-        var end = first + count;
-        ulong r = Mix(key + (ulong)(first >> 2) * Gamma);
-        if (g.DType == TensorDType.F32)
+        fixed (uint* table = g.Table.Bits)
         {
-            var o = (uint*)destination;
-            for (var i = first; i < end; i++)
-            {
-                if ((i & 3) == 0) r = Mix(key + (ulong)(i >> 2) * Gamma);
-                *o++ = table[(int)((r >> (int)((i & 3) * 16)) & 0xFFFF)];
-            }
+            if (g.DType == TensorDType.F32) Generate((uint*)destination, table, g.Key, first, first + count);
+            else Generate((ushort*)destination, table, g.Key, first, first + count);
         }
-        else
+    }
+
+    /// <summary>
+    /// The inner loop, once per element width: elements one by one up to a multiple of four, then
+    /// four per splitmix64 draw (the hot path: one mix, four table reads), then the rest.
+    /// </summary>
+    private static void Generate<T>(T* o, uint* table, ulong key, long i, long end) where T : unmanaged
+    {
+        for (; i < end && (i & 3) != 0; i++)
+            Store(o++, table[(Mix(key + (ulong)(i >> 2) * Gamma) >> (int)((i & 3) * 16)) & 0xFFFF]);
+        for (; i + 4 <= end; i += 4, o += 4)
         {
-            var o = (ushort*)destination;
-            for (var i = first; i < end; i++)
-            {
-                if ((i & 3) == 0) r = Mix(key + (ulong)(i >> 2) * Gamma);
-                *o++ = (ushort)table[(int)((r >> (int)((i & 3) * 16)) & 0xFFFF)];
-            }
+            var r = Mix(key + (ulong)(i >> 2) * Gamma);
+            Store(o, table[r & 0xFFFF]);
+            Store(o + 1, table[(r >> 16) & 0xFFFF]);
+            Store(o + 2, table[(r >> 32) & 0xFFFF]);
+            Store(o + 3, table[r >> 48]);
         }
+        for (; i < end; i++)
+            Store(o++, table[(Mix(key + (ulong)(i >> 2) * Gamma) >> (int)((i & 3) * 16)) & 0xFFFF]);
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static void Store<T>(T* at, uint bits) where T : unmanaged
+    {
+        if (typeof(T) == typeof(uint)) *(uint*)at = bits;
+        else *(ushort*)at = (ushort)bits;
     }
 
     /// <summary>Element <paramref name="index"/> as a float (for tests and spot checks).</summary>
