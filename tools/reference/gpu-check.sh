@@ -31,5 +31,5 @@ rm -rf "$work/llama-2-13b"
 # The budget shmoo, generated in memory (weights go from the generator straight into pinned memory).
 "$nnl" bench --preset llama-2-13b --in-memory --device Cuda \
     --max-gpu-memory 2GB,4GB,6GB,8GB,12GB,16GB,20GB,24GB,28GB,32GB \
-    --prompt-length 32 --tokens 16 --warmup 1 --repetitions 3 --chart "$out/llama-2-13b-shmoo.svg" --json \
+    --prompt-length 16 --tokens 9 --warmup 1 --repetitions 2 --chart "$out/llama-2-13b-shmoo.svg" --json \
     2>"$out/shmoo.err" | tee "$out/llama-2-13b-shmoo.jsonl"
