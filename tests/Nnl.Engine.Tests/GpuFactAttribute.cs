@@ -42,3 +42,10 @@ public static class Gpu
     /// <summary>Device 0's primary context, for GPU tests.</summary>
     public static CudaContext Context => CudaContext.ForDevice(0);
 }
+
+/// <summary>
+/// GPU tests that use the device's memory pool or measure device memory: they share one pool and
+/// one budget, so they run one at a time and never beside other collections.
+/// </summary>
+[CollectionDefinition("Gpu", DisableParallelization = true)]
+public sealed class GpuCollection;

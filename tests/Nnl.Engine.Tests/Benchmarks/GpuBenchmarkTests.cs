@@ -9,6 +9,7 @@ namespace Nnl.Engine.Tests.Benchmarks;
 
 /// <summary>Generated models on the GPU offload runner: the generator as the pinned packer's source, and a budget sweep.</summary>
 [Trait("Category", "Gpu")]
+[Collection("Gpu")]
 public sealed class GpuBenchmarkTests
 {
     [GpuFact]

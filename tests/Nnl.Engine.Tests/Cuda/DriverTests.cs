@@ -5,6 +5,7 @@ using Nnl.Engine.Cuda;
 namespace Nnl.Engine.Tests.Cuda;
 
 [Trait("Category", "Gpu")]
+[Collection("Gpu")]
 public class DriverTests
 {
     [NoGpuFact]

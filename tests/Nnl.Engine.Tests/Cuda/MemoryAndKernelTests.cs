@@ -4,6 +4,7 @@ using Nnl.Engine.Cuda;
 namespace Nnl.Engine.Tests.Cuda;
 
 [Trait("Category", "Gpu")]
+[Collection("Gpu")]
 public class MemoryAndKernelTests
 {
     private static uint Hash(uint x)

@@ -10,6 +10,7 @@ namespace Nnl.Engine.Tests.Kernels;
 /// lengths, ragged batches, grouped-query ratios, fp32 and fp16 caches.
 /// </summary>
 [Trait("Category", "Gpu")]
+[Collection("Gpu")]
 public class CudaAttentionTests
 {
     private const double MaxNmse = 1e-10;

@@ -12,6 +12,7 @@ namespace Nnl.Engine.Tests.Kernels;
 /// layouts that disagree between operations, cache positions, batch bookkeeping.
 /// </summary>
 [Trait("Category", "Gpu")]
+[Collection("Gpu")]
 public class CudaBackendParityTests
 {
     private const double MaxNmse = 1e-8;

@@ -5,6 +5,7 @@ namespace Nnl.Engine.Tests.Kernels;
 
 /// <summary>Kernels the backend's operation table does not reach (conversions, transpose) and the allocator.</summary>
 [Trait("Category", "Gpu")]
+[Collection("Gpu")]
 public class CudaDirectKernelTests
 {
     [GpuTheory]

