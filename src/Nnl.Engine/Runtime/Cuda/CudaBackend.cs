@@ -363,13 +363,17 @@ public sealed class CudaBackend : IComputeBackend
         ExpectShape("Attention", "output", y, rows, shape.QueryWidth);
         if (kc.Shape[2] != shape.KvWidth) throw Bad("Attention", "kCache", $"{kc} rows are not {shape.KvWidth} wide");
         if (!vc.Shape.SequenceEqual(kc.Shape) || vc.DType != kc.DType) throw Bad("Attention", "vCache", $"{vc} differs from {kc}");
+        if (shape.SlidingWindow is <= 0) throw Bad("Attention", "shape", $"sliding window {shape.SlidingWindow} must be positive");
+        int window = shape.SlidingWindow ?? 0;   // the kernels' 0 = the whole context
         int capacity = (int)kc.Shape[1];
         string s = Suffix(kc.DType);
         var path = ForcedAttentionPath ?? (rows <= SplitAttentionMaxRows ? CudaAttentionPath.Split : CudaAttentionPath.PerRow);
         if (path == CudaAttentionPath.Split)
         {
             // About eight blocks (32 warps) per SM so the cache reads overlap; at least 64 keys a split.
+            // A row sees at most the window's positions: the splits cover that, from its first visible one.
             int context = Math.Min(b.Host.MaxContext, capacity);
+            if (window > 0) context = Math.Min(context, window);
             int wanted = Math.Max(1, (8 * _sms + heads * rows - 1) / (heads * rows));
             int splitLen = ForcedSplitLength ?? Math.Max(64, (context + wanted - 1) / wanted);
             if (splitLen <= 0) throw Bad("Attention", nameof(ForcedSplitLength), $"{splitLen} positions per split");
@@ -377,13 +381,13 @@ public sealed class CudaBackend : IComputeBackend
             ulong partial = Scratch((long)rows * heads * splits * (hd + 2) * sizeof(float));
             Launch("attention_decode", $"nnl_attention_decode_{s}", ((uint)splits, (uint)heads, (uint)rows), (128, 1, 1),
                 qt.Pointer, kc.Pointer, vc.Pointer, y.Pointer, partial, SplitCounters(rows * heads), b.Positions, b.Slots,
-                heads, kvHeads, hd, (int)qt.Columns, capacity, splitLen, shape.Scale);
+                heads, kvHeads, hd, (int)qt.Columns, capacity, splitLen, window, shape.Scale);
         }
         else
         {
             long warps = (long)rows * heads;
             Launch("attention_prefill", $"nnl_attention_prefill_{s}", (uint)Math.Min((warps + 3) / 4, int.MaxValue), 128,
-                qt.Pointer, kc.Pointer, vc.Pointer, y.Pointer, b.Positions, b.Slots, rows, heads, kvHeads, hd, (int)qt.Columns, capacity, shape.Scale);
+                qt.Pointer, kc.Pointer, vc.Pointer, y.Pointer, b.Positions, b.Slots, rows, heads, kvHeads, hd, (int)qt.Columns, capacity, window, shape.Scale);
         }
     }
 
