@@ -17,6 +17,22 @@ public enum CudaMatMulPath
     Gemm,
 }
 
+/// <summary>Which GEMV entry reads nn.Linear weights (kernels/gemv.cu; chosen by shape, tests force each).</summary>
+public enum CudaGemvVariant
+{
+    /// <summary>One row per warp, four 16-byte loads in flight per lane (nnl_gemv_*).</summary>
+    OneRow,
+
+    /// <summary>One row per warp, eight loads in flight (nnl_gemv_u8_*).</summary>
+    OneRowDeep,
+
+    /// <summary>Two rows per warp, four loads each: each x load serves two rows (nnl_gemv_r2_*).</summary>
+    TwoRows,
+
+    /// <summary>Four rows per warp, two loads each (nnl_gemv_r4_*).</summary>
+    FourRows,
+}
+
 /// <summary>Which attention kernel runs (chosen per call; tests force each).</summary>
 public enum CudaAttentionPath
 {
@@ -52,6 +68,9 @@ public sealed class CudaBackend : IComputeBackend
     private readonly string? _cublasFailure;
     private readonly Dictionary<float[], DeviceAllocation> _invFreq = new(ReferenceEqualityComparer.Instance);
     private readonly int _sms;
+    private readonly KernelHandle _embedding, _layerNorm, _rmsNorm, _gemvConv1D, _gemm, _gemmConv1D, _split, _rope, _kvAppend,
+        _attentionDecode, _attentionPrefill, _softmax, _gelu, _swiglu, _add, _sliceColumns, _gatherRows, _argmax, _addBias;
+    private readonly KernelHandle[] _gemv;
     private DeviceAllocation? _scratch;
     private DeviceAllocation? _splitCounters;
     private bool _disposed;
@@ -67,6 +86,30 @@ public sealed class CudaBackend : IComputeBackend
         Stream = stream ?? new CudaStream(context);
         _ownsAllocator = allocator is null;
         Allocator = allocator ?? new CachingDeviceAllocator(context);
+        _embedding = new(context, "embedding", "nnl_embedding");
+        _layerNorm = new(context, "layernorm", "nnl_layernorm");
+        _rmsNorm = new(context, "rmsnorm", "nnl_rmsnorm");
+        _gemv = new KernelHandle[]
+        {
+            new(context, "gemv", "nnl_gemv"), new(context, "gemv", "nnl_gemv_u8"),
+            new(context, "gemv", "nnl_gemv_r2"), new(context, "gemv", "nnl_gemv_r4"),
+        };
+        _gemvConv1D = new(context, "gemv_conv1d", "nnl_gemv_conv1d");
+        _gemm = new(context, "gemm", "nnl_gemm");
+        _gemmConv1D = new(context, "gemm", "nnl_gemm_conv1d");
+        _split = new(context, "convert", "nnl_split_f32");
+        _rope = new(context, "rope", "nnl_rope");
+        _kvAppend = new(context, "kv_cache", "nnl_kv_append");
+        _attentionDecode = new(context, "attention_decode", "nnl_attention_decode");
+        _attentionPrefill = new(context, "attention_prefill", "nnl_attention_prefill");
+        _softmax = new(context, "softmax", "nnl_softmax");
+        _gelu = new(context, "gelu", "nnl_gelu_new");
+        _swiglu = new(context, "swiglu", "nnl_swiglu");
+        _add = new(context, "add", "nnl_add");
+        _sliceColumns = new(context, "slice_columns", "nnl_slice_columns");
+        _gatherRows = new(context, "gather_rows", "nnl_gather_rows");
+        _argmax = new(context, "argmax", "nnl_argmax");
+        _addBias = new(context, "bias", "nnl_add_bias");
         _sms = CudaDriver.Attribute(CudaDriver.GetDevice(context.Ordinal), CudaDeviceAttribute.MultiprocessorCount);
         if (useCublas && Cublas.IsAvailable)
         {
@@ -88,6 +131,15 @@ public sealed class CudaBackend : IComputeBackend
 
     /// <summary>Forces one matrix-product path for every call (tests); null = choose by rows.</summary>
     public CudaMatMulPath? ForcedMatMulPath { get; set; }
+
+    /// <summary>Forces one GEMV variant for nn.Linear products (tests, benchmarks); null = choose by shape.</summary>
+    public CudaGemvVariant? ForcedGemvVariant { get; set; }
+
+    /// <summary>Blocks per SM the Conv1D GEMV aims for when it splits k (benchmarks vary it).</summary>
+    public int Conv1DBlocksPerSm { get; set; } = 4;
+
+    /// <summary>Kernels queued so far (benchmarks count the launches of a decode step).</summary>
+    public long Launches { get; private set; }
 
     /// <summary>Forces one attention path for every call (tests); null = choose by rows.</summary>
     public CudaAttentionPath? ForcedAttentionPath { get; set; }
@@ -225,7 +277,7 @@ public sealed class CudaBackend : IComputeBackend
         ExpectShape("EmbeddingLookup", "output", y, b.RowCount, w.Columns);
         ulong indices = index == EmbeddingIndex.Token ? b.TokenIds : b.Positions;
         long n = y.ElementCount;
-        Launch("embedding", $"nnl_embedding_{Suffix(w.DType)}", Blocks(n), Threads,
+        Launch(_embedding.For(w.DType), Blocks(n), Threads,
             indices, w.Pointer, 0UL, 0UL, y.Pointer, b.RowCount, (int)w.Columns, (int)w.Rows, 0);
     }
 
@@ -239,7 +291,7 @@ public sealed class CudaBackend : IComputeBackend
         var b = bias is null ? null : Weight(bias, "LayerNorm", "bias");
         if (b is not null) ExpectElements("LayerNorm", "bias", b, xt.Columns);
         bool fuse = b is null || b.DType == w.DType;
-        Launch("layernorm", $"nnl_layernorm_{Suffix(w.DType)}", RowBlocks(xt.Rows), Threads,
+        Launch(_layerNorm.For(w.DType), RowBlocks(xt.Rows), Threads,
             xt.Pointer, w.Pointer, fuse && b is not null ? b.Pointer : 0UL, y.Pointer, (int)xt.Rows, (int)xt.Columns, epsilon);
         if (!fuse) AddBias(y, b!);
     }
@@ -251,7 +303,7 @@ public sealed class CudaBackend : IComputeBackend
         var y = F32(output, "RmsNorm", "output");
         ExpectShape("RmsNorm", "output", y, xt.Rows, xt.Columns);
         ExpectElements("RmsNorm", "weight", w, xt.Columns);
-        Launch("rmsnorm", $"nnl_rmsnorm_{Suffix(w.DType)}", RowBlocks(xt.Rows), Threads,
+        Launch(_rmsNorm.For(w.DType), RowBlocks(xt.Rows), Threads,
             xt.Pointer, w.Pointer, y.Pointer, (int)xt.Rows, (int)xt.Columns, epsilon);
     }
 
@@ -274,27 +326,30 @@ public sealed class CudaBackend : IComputeBackend
         if (path == CudaMatMulPath.Cublas && _cublas is null) path = CudaMatMulPath.Gemm;
         bool fuse = path != CudaMatMulPath.Cublas && (b is null || b.DType == w.DType);
         ulong biasPointer = fuse && b is not null ? b.Pointer : 0UL;
-        string s = Suffix(w.DType);
         switch (path)
         {
             case CudaMatMulPath.Gemv when layout == WeightLayout.Linear:
-                Launch("gemv", $"nnl_gemv_{s}", (uint)Math.Min((n + 7) / 8, 1 << 20), Threads,
+            {
+                var variant = ForcedGemvVariant ?? ChooseGemv(n, k);
+                int rowsPerBlock = 8 * GemvRowsPerWarp(variant);
+                Launch(_gemv[(int)variant].For(w.DType), (uint)Math.Min((n + rowsPerBlock - 1) / rowsPerBlock, 1 << 20), Threads,
                     w.Pointer, xt.Pointer, biasPointer, y.Pointer, n, k, rows, 0);
                 break;
+            }
             case CudaMatMulPath.Gemv:
             {
-                // Split k so that about four blocks per SM stream the weights (GPT-2 has few columns).
+                // Split k so that about Conv1DBlocksPerSm blocks per SM stream the weights (GPT-2 has few columns).
                 int colBlocks = (n + 255) / 256;
-                int splits = Math.Clamp((4 * _sms + colBlocks - 1) / colBlocks, 1, Math.Max(1, k / 64));
+                int splits = Math.Clamp((Conv1DBlocksPerSm * _sms + colBlocks - 1) / colBlocks, 1, Math.Max(1, k / 64));
                 int rowsPerSplit = (k + splits - 1) / splits;
                 splits = (k + rowsPerSplit - 1) / rowsPerSplit;
                 ulong partial = Scratch((long)splits * rows * n * sizeof(float));
-                Launch("gemv_conv1d", $"nnl_gemv_conv1d_{s}", ((uint)colBlocks, (uint)splits, 1), (Threads, 1, 1),
+                Launch(_gemvConv1D.For(w.DType), ((uint)colBlocks, (uint)splits, 1), (Threads, 1, 1),
                     w.Pointer, xt.Pointer, biasPointer, y.Pointer, partial, SplitCounters(colBlocks), n, k, rows, rowsPerSplit, 0);
                 break;
             }
             case CudaMatMulPath.Gemm:
-                Launch("gemm", layout == WeightLayout.Linear ? $"nnl_gemm_{s}" : $"nnl_gemm_conv1d_{s}",
+                Launch((layout == WeightLayout.Linear ? _gemm : _gemmConv1D).For(w.DType),
                     ((uint)((n + 63) / 64), (uint)Math.Min((rows + 63) / 64, 65535), 1), (Threads, 1, 1),
                     xt.Pointer, w.Pointer, biasPointer, y.Pointer, rows, n, k, 0);
                 break;
@@ -310,7 +365,7 @@ public sealed class CudaBackend : IComputeBackend
                 // bf16 models most of their precision, so they go in as hi + lo halves, two products.
                 long count = (long)rows * k;
                 ulong hi = Scratch(count * 4), lo = hi + (ulong)(count * 2);
-                Launch("convert", w.DType == TensorDType.F16 ? "nnl_split_f32_f16" : "nnl_split_f32_bf16", Blocks(count), Threads,
+                Launch(_split.For(w.DType), Blocks(count), Threads,
                     xt.Pointer, hi, lo, (ulong)count);
                 _cublas!.MatMul(Stream, hi, type, w.Pointer, type, layout == WeightLayout.Linear, y.Pointer, Cublas.DataType.F32, rows, n, k);
                 _cublas.MatMul(Stream, lo, type, w.Pointer, type, layout == WeightLayout.Linear, y.Pointer, Cublas.DataType.F32, rows, n, k, beta: 1f);
@@ -330,7 +385,7 @@ public sealed class CudaBackend : IComputeBackend
         ulong freq = InverseFrequencies(rope.InverseFrequencies);
         long pairs = (long)b.RowCount * headCount * (rope.RotaryDim / 2);
         if (pairs == 0) return;
-        Launch("rope", "nnl_rope", Blocks(pairs), Threads,
+        Launch(_rope.Plain, Blocks(pairs), Threads,
             xt.Pointer, b.Positions, freq, b.RowCount, headCount, rope.HeadDim, rope.RotaryDim, (int)xt.Columns, rope.AttentionFactor);
     }
 
@@ -345,7 +400,7 @@ public sealed class CudaBackend : IComputeBackend
         ExpectShape("StoreKv", "v", vt, b.RowCount, kc.Shape[2]);
         if (!vc.Shape.SequenceEqual(kc.Shape) || vc.DType != kc.DType) throw Bad("StoreKv", "vCache", $"{vc} differs from {kc}");
         int kvDim = (int)kc.Shape[2];
-        Launch("kv_cache", $"nnl_kv_append_{Suffix(kc.DType)}", Blocks((long)b.RowCount * kvDim), Threads,
+        Launch(_kvAppend.For(kc.DType), Blocks((long)b.RowCount * kvDim), Threads,
             kt.Pointer, vt.Pointer, kc.Pointer, vc.Pointer, b.Positions, b.Slots, b.RowCount, kvDim, kvDim, (int)kc.Shape[1]);
     }
 
@@ -366,7 +421,6 @@ public sealed class CudaBackend : IComputeBackend
         if (shape.SlidingWindow is <= 0) throw Bad("Attention", "shape", $"sliding window {shape.SlidingWindow} must be positive");
         int window = shape.SlidingWindow ?? 0;   // the kernels' 0 = the whole context
         int capacity = (int)kc.Shape[1];
-        string s = Suffix(kc.DType);
         var path = ForcedAttentionPath ?? (rows <= SplitAttentionMaxRows ? CudaAttentionPath.Split : CudaAttentionPath.PerRow);
         if (path == CudaAttentionPath.Split)
         {
@@ -379,14 +433,14 @@ public sealed class CudaBackend : IComputeBackend
             if (splitLen <= 0) throw Bad("Attention", nameof(ForcedSplitLength), $"{splitLen} positions per split");
             int splits = (context + splitLen - 1) / splitLen;
             ulong partial = Scratch((long)rows * heads * splits * (hd + 2) * sizeof(float));
-            Launch("attention_decode", $"nnl_attention_decode_{s}", ((uint)splits, (uint)heads, (uint)rows), (128, 1, 1),
+            Launch(_attentionDecode.For(kc.DType), ((uint)splits, (uint)heads, (uint)rows), (128, 1, 1),
                 qt.Pointer, kc.Pointer, vc.Pointer, y.Pointer, partial, SplitCounters(rows * heads), b.Positions, b.Slots,
                 heads, kvHeads, hd, (int)qt.Columns, capacity, splitLen, window, shape.Scale);
         }
         else
         {
             long warps = (long)rows * heads;
-            Launch("attention_prefill", $"nnl_attention_prefill_{s}", (uint)Math.Min((warps + 3) / 4, int.MaxValue), 128,
+            Launch(_attentionPrefill.For(kc.DType), (uint)Math.Min((warps + 3) / 4, int.MaxValue), 128,
                 qt.Pointer, kc.Pointer, vc.Pointer, y.Pointer, b.Positions, b.Slots, rows, heads, kvHeads, hd, (int)qt.Columns, capacity, window, shape.Scale);
         }
     }
@@ -397,7 +451,7 @@ public sealed class CudaBackend : IComputeBackend
         var y = F32(output, "Softmax", "output");
         ExpectShape("Softmax", "output", y, xt.Rows, xt.Columns);
         if (y.Pointer != xt.Pointer) CudaCopy.DeviceToDevice(y.Pointer, xt.Pointer, xt.ByteCount, Stream);
-        Launch("softmax", "nnl_softmax", RowBlocks(y.Rows), Threads, y.Pointer, (int)y.Rows, (int)y.Columns);
+        Launch(_softmax.Plain, RowBlocks(y.Rows), Threads, y.Pointer, (int)y.Rows, (int)y.Columns);
     }
 
     public void GeluNew(BackendTensor x, BackendTensor output)
@@ -405,7 +459,7 @@ public sealed class CudaBackend : IComputeBackend
         var xt = F32(x, "GeluNew", "x");
         var y = F32(output, "GeluNew", "output");
         ExpectShape("GeluNew", "output", y, xt.Rows, xt.Columns);
-        Launch("gelu", "nnl_gelu_new", Blocks(xt.ElementCount), Threads, xt.Pointer, y.Pointer, (ulong)xt.ElementCount);
+        Launch(_gelu.Plain, Blocks(xt.ElementCount), Threads, xt.Pointer, y.Pointer, (ulong)xt.ElementCount);
     }
 
     public void SiluMul(BackendTensor gate, BackendTensor up, BackendTensor output)
@@ -416,7 +470,7 @@ public sealed class CudaBackend : IComputeBackend
         ExpectShape("SiluMul", "up", u, g.Rows, g.Columns);
         ExpectShape("SiluMul", "output", y, g.Rows, g.Columns);
         int cols = (int)g.Columns;
-        Launch("swiglu", "nnl_swiglu", Blocks(g.ElementCount), Threads, g.Pointer, u.Pointer, y.Pointer, (int)g.Rows, cols, cols, cols, cols);
+        Launch(_swiglu.Plain, Blocks(g.ElementCount), Threads, g.Pointer, u.Pointer, y.Pointer, (int)g.Rows, cols, cols, cols, cols);
     }
 
     public void Add(BackendTensor a, BackendTensor b, BackendTensor output)
@@ -426,7 +480,7 @@ public sealed class CudaBackend : IComputeBackend
         var y = F32(output, "Add", "output");
         ExpectShape("Add", "b", bt, at.Rows, at.Columns);
         ExpectShape("Add", "output", y, at.Rows, at.Columns);
-        Launch("add", "nnl_add", Blocks(at.ElementCount), Threads, at.Pointer, bt.Pointer, y.Pointer, (ulong)at.ElementCount);
+        Launch(_add.Plain, Blocks(at.ElementCount), Threads, at.Pointer, bt.Pointer, y.Pointer, (ulong)at.ElementCount);
     }
 
     public void SliceColumns(BackendTensor source, long columnOffset, BackendTensor output)
@@ -435,7 +489,7 @@ public sealed class CudaBackend : IComputeBackend
         var y = F32(output, "SliceColumns", "output");
         if (y.Rows != src.Rows || columnOffset < 0 || columnOffset + y.Columns > src.Columns)
             throw Bad("SliceColumns", "output", $"columns {columnOffset}..{columnOffset + y.Columns} of {src} do not fit {y}");
-        Launch("slice_columns", "nnl_slice_columns", Blocks(y.ElementCount), Threads,
+        Launch(_sliceColumns.Plain, Blocks(y.ElementCount), Threads,
             src.Pointer, y.Pointer, (int)src.Rows, (int)src.Columns, (int)y.Columns, (int)columnOffset);
     }
 
@@ -447,7 +501,7 @@ public sealed class CudaBackend : IComputeBackend
         ExpectShape("GatherRows", "output", y, b.Host.OutputRows.Length, src.Columns);
         foreach (var r in b.Host.OutputRows)
             if (r >= src.Rows) throw Bad("GatherRows", "batch", $"output row {r} is outside {src}");
-        Launch("gather_rows", "nnl_gather_rows", Blocks(y.ElementCount), Threads,
+        Launch(_gatherRows.Plain, Blocks(y.ElementCount), Threads,
             src.Pointer, b.OutputRows, y.Pointer, b.Host.OutputRows.Length, (int)src.Columns);
     }
 
@@ -459,7 +513,7 @@ public sealed class CudaBackend : IComputeBackend
         var memory = Allocator.Allocate(rows * sizeof(int), "argmax");
         try
         {
-            Launch("argmax", "nnl_argmax", RowBlocks(rows), Threads, xt.Pointer, memory.Pointer, rows, (int)xt.Columns);
+            Launch(_argmax.Plain, RowBlocks(rows), Threads, xt.Pointer, memory.Pointer, rows, (int)xt.Columns);
             var result = new int[rows];
             unsafe
             {
@@ -475,7 +529,7 @@ public sealed class CudaBackend : IComputeBackend
     }
 
     private void AddBias(CudaTensor y, CudaTensor bias) =>
-        Launch("bias", $"nnl_add_bias_{Suffix(bias.DType)}", Blocks(y.ElementCount), Threads, y.Pointer, bias.Pointer, (int)y.Rows, (int)y.Columns);
+        Launch(_addBias.For(bias.DType), Blocks(y.ElementCount), Threads, y.Pointer, bias.Pointer, (int)y.Rows, (int)y.Columns);
 
     private unsafe ulong InverseFrequencies(float[] frequencies)
     {
@@ -488,11 +542,28 @@ public sealed class CudaBackend : IComputeBackend
 
     // ------------------------------------------------------------------ launching and checking
 
-    private void Launch(string file, string entry, uint grid, uint block, params KernelArg[] args) =>
-        KernelLibrary.Kernel(Context, file, entry).Launch(Stream, grid, block, 0, args);
+    private void Launch(CudaKernel kernel, uint grid, uint block, params ReadOnlySpan<KernelArg> args)
+    {
+        Launches++;
+        kernel.Launch(Stream, (grid, 1, 1), (block, 1, 1), 0, args);
+    }
 
-    private void Launch(string file, string entry, (uint, uint, uint) grid, (uint, uint, uint) block, params KernelArg[] args) =>
-        KernelLibrary.Kernel(Context, file, entry).Launch(Stream, grid, block, 0, args);
+    private void Launch(CudaKernel kernel, (uint, uint, uint) grid, (uint, uint, uint) block, params ReadOnlySpan<KernelArg> args)
+    {
+        Launches++;
+        kernel.Launch(Stream, grid, block, 0, args);
+    }
+
+    /// <summary>Output rows each warp of a GEMV variant owns.</summary>
+    public static int GemvRowsPerWarp(CudaGemvVariant variant) => variant switch
+    {
+        CudaGemvVariant.TwoRows => 2,
+        CudaGemvVariant.FourRows => 4,
+        _ => 1,
+    };
+
+    /// <summary>The GEMV variant for an [n, k] nn.Linear weight.</summary>
+    private static CudaGemvVariant ChooseGemv(int n, int k) => CudaGemvVariant.OneRow;
 
     /// <summary>Blocks for a grid-stride kernel over n elements: enough to fill the GPU, no more.</summary>
     private uint Blocks(long n) => (uint)Math.Clamp((n + Threads - 1) / Threads, 1, 16L * _sms);
