@@ -134,56 +134,101 @@ public class CudaDecodeStepBenchmarkTests
         var rope = new RotaryEmbedding((int)hd, invFreq);
         using var batch = be.PrepareBatch(new TokenBatch([464], [Context], [0], [0]));
 
+        // Profiling: an event after each operation, recorded only while `marks` is set.
+        List<(string Op, CudaEvent Event)>? marks = null;
+        void Mark(string op)
+        {
+            if (marks is null) return;
+            var e = new CudaEvent(be.Context);
+            e.Record(be.Stream);
+            marks.Add((op, e));
+        }
+
         void Step()
         {
             be.EmbeddingLookup(embed, batch, EmbeddingIndex.Token, x);
+            Mark("EmbeddingLookup");
             if (posEmbed is not null)
             {
                 be.EmbeddingLookup(posEmbed, batch, EmbeddingIndex.Position, pos);
+                Mark("EmbeddingLookup");
                 be.Add(x, pos, x);
+                Mark("Add");
             }
             foreach (var w in layers)
             {
                 if (m.Gpt2)
                 {
                     be.LayerNorm(x, w["ln1"], w["ln1b"], 1e-5f, norm);
+                    Mark("LayerNorm");
                     be.MatMul(norm, w["qkv"], WeightLayout.Conv1D, w["qkvb"], qkv);
+                    Mark("MatMul qkv");
                     be.SliceColumns(qkv, 0, q);
+                    Mark("SliceColumns");
                     be.SliceColumns(qkv, m.Hidden, k);
+                    Mark("SliceColumns");
                     be.SliceColumns(qkv, 2L * m.Hidden, v);
+                    Mark("SliceColumns");
                     be.StoreKv(k, v, w["kc"], w["vc"], batch);
+                    Mark("StoreKv");
                     be.Attention(q, w["kc"], w["vc"], batch, shape, attn);
+                    Mark("Attention");
                     be.MatMul(attn, w["proj"], WeightLayout.Conv1D, w["projb"], proj);
+                    Mark("MatMul proj");
                     be.Add(x, proj, x);
+                    Mark("Add");
                     be.LayerNorm(x, w["ln2"], w["ln2b"], 1e-5f, norm);
+                    Mark("LayerNorm");
                     be.MatMul(norm, w["fc"], WeightLayout.Conv1D, w["fcb"], up);
+                    Mark("MatMul fc");
                     be.GeluNew(up, up);
+                    Mark("GeluNew");
                     be.MatMul(up, w["down"], WeightLayout.Conv1D, w["downb"], proj);
+                    Mark("MatMul down");
                     be.Add(x, proj, x);
+                    Mark("Add");
                 }
                 else
                 {
                     be.RmsNorm(x, w["ln1"], 1e-5f, norm);
+                    Mark("RmsNorm");
                     be.MatMul(norm, w["q"], WeightLayout.Linear, null, q);
+                    Mark("MatMul q");
                     be.MatMul(norm, w["k"], WeightLayout.Linear, null, k);
+                    Mark("MatMul k");
                     be.MatMul(norm, w["v"], WeightLayout.Linear, null, v);
+                    Mark("MatMul v");
                     be.Rope(q, batch, m.Heads, rope);
+                    Mark("Rope");
                     be.Rope(k, batch, m.KvHeads, rope);
+                    Mark("Rope");
                     be.StoreKv(k, v, w["kc"], w["vc"], batch);
+                    Mark("StoreKv");
                     be.Attention(q, w["kc"], w["vc"], batch, shape, attn);
+                    Mark("Attention");
                     be.MatMul(attn, w["o"], WeightLayout.Linear, null, proj);
+                    Mark("MatMul o");
                     be.Add(x, proj, x);
+                    Mark("Add");
                     be.RmsNorm(x, w["ln2"], 1e-5f, norm);
+                    Mark("RmsNorm");
                     be.MatMul(norm, w["gate"], WeightLayout.Linear, null, gate);
+                    Mark("MatMul gate");
                     be.MatMul(norm, w["up"], WeightLayout.Linear, null, up);
+                    Mark("MatMul up");
                     be.SiluMul(gate, up, gate);
+                    Mark("SiluMul");
                     be.MatMul(gate, w["down"], WeightLayout.Linear, null, proj);
+                    Mark("MatMul down");
                     be.Add(x, proj, x);
+                    Mark("Add");
                 }
             }
             if (m.Gpt2) be.LayerNorm(x, lnf, lnfb, 1e-5f, final);
             else be.RmsNorm(x, lnf, 1e-5f, final);
+            Mark("final norm");
             be.MatMul(final, head, WeightLayout.Linear, null, logits);
+            Mark("MatMul head");
         }
 
         var ctx = Gpu.Context;
@@ -212,7 +257,7 @@ public class CudaDecodeStepBenchmarkTests
         string device = NnlDevice.Query(0).Name;
         _output.WriteLine($"{device}, {DateTime.UtcNow:yyyy-MM-dd}: copy {copyReadWriteGBps:F0} GB/s read+write ({copiedGBps:F0} GB/s copied), 1 GiB");
         var variants = m.Gpt2 ? new CudaGemvVariant?[] { null } : [null, .. Enum.GetValues<CudaGemvVariant>().Select(v => (CudaGemvVariant?)v)];
-        var conv1DTargets = m.Gpt2 ? new[] { be.Conv1DBlocksPerSm, 2, 8 } : [be.Conv1DBlocksPerSm];
+        var conv1DTargets = m.Gpt2 ? new[] { be.Conv1DBlocksPerSm, 1, 4 } : [be.Conv1DBlocksPerSm];
         int defaultTarget = be.Conv1DBlocksPerSm;
         foreach (var variant in variants)
             foreach (var target in conv1DTargets)
@@ -229,6 +274,30 @@ public class CudaDecodeStepBenchmarkTests
             }
         be.ForcedGemvVariant = null;
         be.Conv1DBlocksPerSm = defaultTarget;
+
+        // Where the time of one step goes, by operation (default kernels; events add a little).
+        using (var start = new CudaEvent(be.Context))
+        {
+            marks = new();
+            start.Record(be.Stream);
+            Step();
+            be.Synchronize();
+            var byOp = new Dictionary<string, (double Ms, int Count)>();
+            var previous = start;
+            foreach (var (op, e) in marks)
+            {
+                double ms = e.ElapsedMillisecondsSince(previous);
+                var (sum, count) = byOp.GetValueOrDefault(op);
+                byOp[op] = (sum + ms, count + 1);
+                previous = e;
+            }
+            double total = byOp.Values.Sum(v => v.Ms);
+            _output.WriteLine($"{m.Name} profiled step {total:F3} ms, by operation (total ms, count, us each):");
+            foreach (var (op, (sum, count)) in byOp.OrderByDescending(kv => kv.Value.Ms))
+                _output.WriteLine($"  {op,-22} {sum,8:F3} ms {count,4} x {sum * 1000 / count,7:F1} us = {sum / total,4:P0}");
+            foreach (var (_, e) in marks) e.Dispose();
+            marks = null;
+        }
         foreach (var t in stack.All) be.Release(t);
         foreach (var t in new[] { x, pos, norm, qkv, q, k, v, attn, proj, up, gate, final, logits }) be.Release(t);
     }

@@ -80,7 +80,7 @@ public class CudaGemvBandwidthTests
             int defaultTarget = be.Conv1DBlocksPerSm;
             var configs = c.Layout == WeightLayout.Linear
                 ? new (CudaGemvVariant? Variant, int Target)[] { (null, defaultTarget) }.Concat(Enum.GetValues<CudaGemvVariant>().Select(v => ((CudaGemvVariant?)v, defaultTarget))).ToArray()
-                : [(null, defaultTarget), (null, 2), (null, 8)];
+                : [(null, defaultTarget), (null, 1), (null, 4)];
             foreach (var (variant, target) in configs)
             {
                 be.ForcedGemvVariant = variant;

@@ -31,6 +31,9 @@ public enum CudaGemvVariant
 
     /// <summary>Four rows per warp, two loads each (nnl_gemv_r4_*).</summary>
     FourRows,
+
+    /// <summary>Four rows per warp, four loads each (nnl_gemv_r4u4_*).</summary>
+    FourRowsDeep,
 }
 
 /// <summary>Which attention kernel runs (chosen per call; tests force each).</summary>
@@ -92,7 +95,7 @@ public sealed class CudaBackend : IComputeBackend
         _gemv = new KernelHandle[]
         {
             new(context, "gemv", "nnl_gemv"), new(context, "gemv", "nnl_gemv_u8"),
-            new(context, "gemv", "nnl_gemv_r2"), new(context, "gemv", "nnl_gemv_r4"),
+            new(context, "gemv", "nnl_gemv_r2"), new(context, "gemv", "nnl_gemv_r4"), new(context, "gemv", "nnl_gemv_r4u4"),
         };
         _gemvConv1D = new(context, "gemv_conv1d", "nnl_gemv_conv1d");
         _gemm = new(context, "gemm", "nnl_gemm");
@@ -136,7 +139,8 @@ public sealed class CudaBackend : IComputeBackend
     public CudaGemvVariant? ForcedGemvVariant { get; set; }
 
     /// <summary>Blocks per SM the Conv1D GEMV aims for when it splits k (benchmarks vary it).</summary>
-    public int Conv1DBlocksPerSm { get; set; } = 4;
+    /// <remarks>Two beat four and eight on GPT-2-XL's matrices (H200, docs/performance.md).</remarks>
+    public int Conv1DBlocksPerSm { get; set; } = 2;
 
     /// <summary>Kernels queued so far (benchmarks count the launches of a decode step).</summary>
     public long Launches { get; private set; }
@@ -291,7 +295,7 @@ public sealed class CudaBackend : IComputeBackend
         var b = bias is null ? null : Weight(bias, "LayerNorm", "bias");
         if (b is not null) ExpectElements("LayerNorm", "bias", b, xt.Columns);
         bool fuse = b is null || b.DType == w.DType;
-        Launch(_layerNorm.For(w.DType), RowBlocks(xt.Rows), Threads,
+        Launch(_layerNorm.For(w.DType), RowBlocks(xt.Rows), RowThreads(xt.Rows),
             xt.Pointer, w.Pointer, fuse && b is not null ? b.Pointer : 0UL, y.Pointer, (int)xt.Rows, (int)xt.Columns, epsilon);
         if (!fuse) AddBias(y, b!);
     }
@@ -303,7 +307,7 @@ public sealed class CudaBackend : IComputeBackend
         var y = F32(output, "RmsNorm", "output");
         ExpectShape("RmsNorm", "output", y, xt.Rows, xt.Columns);
         ExpectElements("RmsNorm", "weight", w, xt.Columns);
-        Launch(_rmsNorm.For(w.DType), RowBlocks(xt.Rows), Threads,
+        Launch(_rmsNorm.For(w.DType), RowBlocks(xt.Rows), RowThreads(xt.Rows),
             xt.Pointer, w.Pointer, y.Pointer, (int)xt.Rows, (int)xt.Columns, epsilon);
     }
 
@@ -513,7 +517,7 @@ public sealed class CudaBackend : IComputeBackend
         var memory = Allocator.Allocate(rows * sizeof(int), "argmax");
         try
         {
-            Launch(_argmax.Plain, RowBlocks(rows), Threads, xt.Pointer, memory.Pointer, rows, (int)xt.Columns);
+            Launch(_argmax.Plain, RowBlocks(rows), 1024, xt.Pointer, memory.Pointer, rows, (int)xt.Columns);
             var result = new int[rows];
             unsafe
             {
@@ -558,15 +562,26 @@ public sealed class CudaBackend : IComputeBackend
     public static int GemvRowsPerWarp(CudaGemvVariant variant) => variant switch
     {
         CudaGemvVariant.TwoRows => 2,
-        CudaGemvVariant.FourRows => 4,
+        CudaGemvVariant.FourRows or CudaGemvVariant.FourRowsDeep => 4,
         _ => 1,
     };
 
-    /// <summary>The GEMV variant for an [n, k] nn.Linear weight.</summary>
-    private static CudaGemvVariant ChooseGemv(int n, int k) => CudaGemvVariant.OneRow;
+    /// <summary>
+    /// The GEMV variant for an [n, k] nn.Linear weight. Measured on an H200 (docs/performance.md,
+    /// "Kernels"): four rows per warp read Llama-2-13B's k = 5120 and 13824 matrices 13 to 22 %
+    /// faster than one; at k = 1600 and 4096 one row per warp was as fast or faster.
+    /// </summary>
+    private static CudaGemvVariant ChooseGemv(int n, int k) => k >= 5120 ? CudaGemvVariant.FourRows : CudaGemvVariant.OneRow;
 
     /// <summary>Blocks for a grid-stride kernel over n elements: enough to fill the GPU, no more.</summary>
     private uint Blocks(long n) => (uint)Math.Clamp((n + Threads - 1) / Threads, 1, 16L * _sms);
+
+    /// <summary>
+    /// Threads of a block-per-row kernel: a decode step's few rows each get a whole 1024-thread
+    /// block, so a row's reads are a few deep per thread instead of a long serial chain on one SM;
+    /// many rows keep 256 (the GPU is full anyway).
+    /// </summary>
+    private uint RowThreads(long rows) => rows < _sms ? 1024u : Threads;
 
     /// <summary>Blocks for a block-per-row kernel.</summary>
     private uint RowBlocks(long rows) => (uint)Math.Clamp(rows, 1, 65535);
