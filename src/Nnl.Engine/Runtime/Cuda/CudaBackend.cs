@@ -139,7 +139,7 @@ public sealed class CudaBackend : IComputeBackend
     public CudaGemvVariant? ForcedGemvVariant { get; set; }
 
     /// <summary>Blocks per SM the Conv1D GEMV aims for when it splits k (benchmarks vary it).</summary>
-    /// <remarks>Two beat four and eight on GPT-2-XL's matrices (H200, docs/performance.md).</remarks>
+    /// <remarks>Two beat one, four and eight on GPT-2-XL's matrices (H200, docs/performance.md).</remarks>
     public int Conv1DBlocksPerSm { get; set; } = 2;
 
     /// <summary>Kernels queued so far (benchmarks count the launches of a decode step).</summary>
@@ -568,7 +568,7 @@ public sealed class CudaBackend : IComputeBackend
 
     /// <summary>
     /// The GEMV variant for an [n, k] nn.Linear weight. Measured on an H200 (docs/performance.md,
-    /// "Kernels"): four rows per warp read Llama-2-13B's k = 5120 and 13824 matrices 13 to 22 %
+    /// "Kernels"): four rows per warp read Llama-2-13B's k = 5120 and 13824 matrices about 20 %
     /// faster than one; at k = 1600 and 4096 one row per warp was as fast or faster.
     /// </summary>
     private static CudaGemvVariant ChooseGemv(int n, int k) => k >= 5120 ? CudaGemvVariant.FourRows : CudaGemvVariant.OneRow;
