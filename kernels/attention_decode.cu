@@ -1,6 +1,7 @@
 // Decode attention, flash-decoding style: each row (one new token of the sequence in cache slot
-// slots[row], at positions[row]) attends to that slot's cache positions 0..positions[row].
-// The cache is cut into splits of split_len positions so that a long context keeps every SM busy
+// slots[row], at positions[row]) attends to that slot's cache positions first..positions[row],
+// first = 0, or positions[row] - window + 1 (clipped at 0) with a sliding window (Mistral).
+// The visible range is cut into splits of split_len positions so that a long context keeps every SM busy
 // even for one sequence: grid (n_splits, n_heads, n_rows), each block scores one split for one head
 // (its warps share the split) and writes a partial result (unnormalised output, max, sum); the
 // last block of a (row, head) to finish (atomic counter) merges the splits in split order: one
@@ -38,7 +39,7 @@ template <typename T, int NI>
 __device__ __forceinline__ void nnl_attention_decode_body(
     const float* q, const void* k_cache_, const void* v_cache_, float* out, float* partial, nnl_u32* counters,
     const int* positions, const int* slots,
-    int n_heads, int n_kv_heads, int head_dim, int q_stride, int max_seq, int split_len, float scale)
+    int n_heads, int n_kv_heads, int head_dim, int q_stride, int max_seq, int split_len, int window, float scale)
 {
     typedef typename nnl_type<T>::storage S;
     __shared__ bool last;
@@ -51,7 +52,8 @@ __device__ __forceinline__ void nnl_attention_decode_body(
     int kvh = h / (n_heads / n_kv_heads);
     int kv_len = min(positions[row] + 1, max_seq);
     size_t slot = slots ? (size_t)slots[row] : 0;
-    int begin = split * split_len, end = min(begin + split_len, kv_len);
+    int first = window > 0 ? max(0, positions[row] - window + 1) : 0;
+    int begin = first + split * split_len, end = min(begin + split_len, kv_len);
     float m = NNL_NEG_INF, l = 0.0f, acc[NI];
 #pragma unroll
     for (int i = 0; i < NI; i++) acc[i] = 0.0f;
@@ -107,7 +109,7 @@ __device__ __forceinline__ void nnl_attention_decode_body(
     if (threadIdx.x == 0) *counter = 0;   // ready for the next launch
 }
 
-// Grid (n_splits, n_heads, n_rows) with n_splits = ceil(max kv length / split_len); block: 32 to
+// Grid (n_splits, n_heads, n_rows) with n_splits = ceil(max visible positions / split_len); block: 32 to
 // 256 threads (128 suggested). head_dim <= 256. counters: n_rows * n_heads zero words, left zero.
 template <typename T>
 __device__ __forceinline__ void nnl_attention_decode_impl(
@@ -119,9 +121,11 @@ __device__ __forceinline__ void nnl_attention_decode_impl(
     nnl_u32* counters,       // [n_rows, n_heads], zero before the launch
     const int* positions,    // [n_rows]
     const int* slots,        // [n_rows] or null (all slot 0)
-    int n_heads, int n_kv_heads, int head_dim, int q_stride, int max_seq, int split_len, float scale)
+    int n_heads, int n_kv_heads, int head_dim, int q_stride, int max_seq, int split_len,
+    int window,              // sliding window (positions a row sees, itself included); 0 = whole context
+    float scale)
 {
-#define NNL_CALL(NI) nnl_attention_decode_body<T, NI>(q, k_cache, v_cache, out, partial, counters, positions, slots, n_heads, n_kv_heads, head_dim, q_stride, max_seq, split_len, scale)
+#define NNL_CALL(NI) nnl_attention_decode_body<T, NI>(q, k_cache, v_cache, out, partial, counters, positions, slots, n_heads, n_kv_heads, head_dim, q_stride, max_seq, split_len, window, scale)
     NNL_DISPATCH_HEAD_DIM(head_dim, NNL_CALL)
 #undef NNL_CALL
 }
@@ -129,5 +133,5 @@ __device__ __forceinline__ void nnl_attention_decode_impl(
 NNL_WEIGHT_ENTRIES(nnl_attention_decode,
     (const float* q, const void* k_cache, const void* v_cache, float* out, float* partial, nnl_u32* counters,
      const int* positions, const int* slots,
-     int n_heads, int n_kv_heads, int head_dim, int q_stride, int max_seq, int split_len, float scale),
-    (q, k_cache, v_cache, out, partial, counters, positions, slots, n_heads, n_kv_heads, head_dim, q_stride, max_seq, split_len, scale))
+     int n_heads, int n_kv_heads, int head_dim, int q_stride, int max_seq, int split_len, int window, float scale),
+    (q, k_cache, v_cache, out, partial, counters, positions, slots, n_heads, n_kv_heads, head_dim, q_stride, max_seq, split_len, window, scale))

@@ -1,13 +1,14 @@
 // Causal attention for prefill over the KV cache, grouped-query (n_heads a multiple of n_kv_heads).
 // The keys and values of the new tokens are appended to the cache first (kv_cache.cu); row t, of
 // the sequence in cache slot slots[t] at position positions[t], attends to that slot's cache
-// positions 0..positions[t]. Rows of several sequences may be mixed (ragged batches).
+// positions 0..positions[t] (with a sliding window w > 0, Mistral: positions[t] - w + 1 ..
+// positions[t], clipped at 0). Rows of several sequences may be mixed (ragged batches).
 #include "nnl_attention.cuh"
 
 template <typename T, int NI>
 __device__ __forceinline__ void nnl_attention_prefill_body(
     const float* q, const void* k_cache_, const void* v_cache_, float* out, const int* positions, const int* slots,
-    int n_tokens, int n_heads, int n_kv_heads, int head_dim, int q_stride, int max_seq, float scale)
+    int n_tokens, int n_heads, int n_kv_heads, int head_dim, int q_stride, int max_seq, int window, float scale)
 {
     typedef typename nnl_type<T>::storage S;
     const S* k_cache = (const S*)k_cache_;
@@ -24,13 +25,14 @@ __device__ __forceinline__ void nnl_attention_prefill_body(
         int h = (int)(wi % n_heads), t = (int)(wi / n_heads);
         int kvh = h / group;
         int end = min(positions[t] + 1, max_seq);
+        int begin = window > 0 ? max(0, positions[t] - window + 1) : 0;
         size_t slot_offset = (slots ? (size_t)slots[t] : 0) * max_seq * kv_dim;
         float qv[NI], acc[NI];
         nnl_load_query<NI>(q + (size_t)t * q_stride + (size_t)h * head_dim, head_dim, scale, qv);
 #pragma unroll
         for (int i = 0; i < NI; i++) acc[i] = 0.0f;
         float m = NNL_NEG_INF, l = 0.0f;
-        nnl_attend<T, NI>(qv, k_cache + slot_offset + (size_t)kvh * head_dim, v_cache + slot_offset + (size_t)kvh * head_dim, kv_dim, 0, end, head_dim, m, l, acc);
+        nnl_attend<T, NI>(qv, k_cache + slot_offset + (size_t)kvh * head_dim, v_cache + slot_offset + (size_t)kvh * head_dim, kv_dim, begin, end, head_dim, m, l, acc);
         float inv = 1.0f / l;
         float* o = out + (size_t)t * n_heads * head_dim + (size_t)h * head_dim;
 #pragma unroll
@@ -53,14 +55,16 @@ __device__ __forceinline__ void nnl_attention_prefill_impl(
     float* out,              // [n_tokens, n_heads * head_dim]
     const int* positions,    // [n_tokens]
     const int* slots,        // [n_tokens] or null (all slot 0)
-    int n_tokens, int n_heads, int n_kv_heads, int head_dim, int q_stride, int max_seq, float scale)
+    int n_tokens, int n_heads, int n_kv_heads, int head_dim, int q_stride, int max_seq,
+    int window,              // sliding window (positions a row sees, itself included); 0 = whole context
+    float scale)
 {
-#define NNL_CALL(NI) nnl_attention_prefill_body<T, NI>(q, k_cache, v_cache, out, positions, slots, n_tokens, n_heads, n_kv_heads, head_dim, q_stride, max_seq, scale)
+#define NNL_CALL(NI) nnl_attention_prefill_body<T, NI>(q, k_cache, v_cache, out, positions, slots, n_tokens, n_heads, n_kv_heads, head_dim, q_stride, max_seq, window, scale)
     NNL_DISPATCH_HEAD_DIM(head_dim, NNL_CALL)
 #undef NNL_CALL
 }
 
 NNL_WEIGHT_ENTRIES(nnl_attention_prefill,
     (const float* q, const void* k_cache, const void* v_cache, float* out, const int* positions, const int* slots,
-     int n_tokens, int n_heads, int n_kv_heads, int head_dim, int q_stride, int max_seq, float scale),
-    (q, k_cache, v_cache, out, positions, slots, n_tokens, n_heads, n_kv_heads, head_dim, q_stride, max_seq, scale))
+     int n_tokens, int n_heads, int n_kv_heads, int head_dim, int q_stride, int max_seq, int window, float scale),
+    (q, k_cache, v_cache, out, positions, slots, n_tokens, n_heads, n_kv_heads, head_dim, q_stride, max_seq, window, scale))

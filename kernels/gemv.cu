@@ -1,14 +1,15 @@
 // Decode matrix-vector product, the kernel that decides resident decode speed:
 //   y[t, j] (+)= sum_i W[j, i] * x[t, i] + bias[j]     for a few tokens t.
 // W is nn.Linear's [out, in] (GPT-2's Conv1D [in, out] has its own kernel, gemv_conv1d.cu).
-// One warp per output row; each lane streams 16-byte vectors of the row (8 fp16/bf16
-// or 4 fp32 weights) with several loads in flight, converts them to fp32 and accumulates in fp32.
+// One warp per R output rows (1, 2 or 4: one entry each); each lane streams 16-byte vectors of
+// the rows (8 fp16/bf16 or 4 fp32 weights) with several loads in flight, converts them to fp32
+// and accumulates in fp32.
 // The weights are read once per call however many tokens there are (up to 4 per pass).
 #include "nnl_common.cuh"
 
-#define NNL_GEMV_UNROLL 4   // 16-byte loads in flight per lane
-
-template <typename T, int NT>
+// One warp owns R consecutive output rows: each x vector it loads serves R rows (R times less
+// x traffic per weight byte) and R * U weight vectors per lane are in flight at once.
+template <typename T, int NT, int R, int U>
 __device__ __forceinline__ void nnl_gemv_rows(
     const typename nnl_type<T>::storage* __restrict__ w, const float* __restrict__ x,
     const typename nnl_type<T>::storage* __restrict__ bias, float* __restrict__ y,
@@ -20,30 +21,40 @@ __device__ __forceinline__ void nnl_gemv_rows(
     int warps_per_block = blockDim.x >> 5;
     int warp = blockIdx.x * warps_per_block + (threadIdx.x >> 5);
     int total_warps = gridDim.x * warps_per_block;
-    for (int row = warp; row < n_out; row += total_warps)
+    for (int row0 = warp * R; row0 < n_out; row0 += total_warps * R)
     {
-        const typename L::storage* wr = w + (size_t)row * k;
-        float acc[NT];
+        float acc[R][NT];
 #pragma unroll
-        for (int t = 0; t < NT; t++) acc[t] = 0.0f;
+        for (int r = 0; r < R; r++)
+#pragma unroll
+            for (int t = 0; t < NT; t++) acc[r][t] = 0.0f;
         if (vector_path)
         {
             int nv = k / W;
-            const uint4* wv = (const uint4*)wr;
-            for (int base = lane; base < nv; base += 32 * NNL_GEMV_UNROLL)
+            for (int base = lane; base < nv; base += 32 * U)
             {
-                uint4 q[NNL_GEMV_UNROLL];
+                uint4 q[U][R];
 #pragma unroll
-                for (int u = 0; u < NNL_GEMV_UNROLL; u++)
-                    if (base + 32 * u < nv) q[u] = nnl_load_stream(wv + base + 32 * u);
+                for (int u = 0; u < U; u++)
 #pragma unroll
-                for (int u = 0; u < NNL_GEMV_UNROLL; u++)
+                    for (int r = 0; r < R; r++)
+                        if (base + 32 * u < nv && row0 + r < n_out)
+                            q[u][r] = nnl_load_stream((const uint4*)(w + (size_t)(row0 + r) * k) + base + 32 * u);
+#pragma unroll
+                for (int u = 0; u < U; u++)
                 {
                     int v = base + 32 * u;
                     if (v < nv)
                     {
-                        float f[nnl_vec<T>::width];
-                        nnl_vec<T>::unpack(q[u], f);
+                        float f[R][nnl_vec<T>::width];
+#pragma unroll
+                        for (int r = 0; r < R; r++)
+                        {
+                            if (row0 + r < n_out) nnl_vec<T>::unpack(q[u][r], f[r]);
+                            else
+#pragma unroll
+                                for (int e = 0; e < W; e++) f[r][e] = 0.0f;
+                        }
 #pragma unroll
                         for (int t = 0; t < NT; t++)
                         {
@@ -52,7 +63,9 @@ __device__ __forceinline__ void nnl_gemv_rows(
                             for (int e = 0; e < W / 4; e++)
                             {
                                 float4 xx = __ldg(xv + e);
-                                acc[t] += f[4 * e] * xx.x + f[4 * e + 1] * xx.y + f[4 * e + 2] * xx.z + f[4 * e + 3] * xx.w;
+#pragma unroll
+                                for (int r = 0; r < R; r++)
+                                    acc[r][t] += f[r][4 * e] * xx.x + f[r][4 * e + 1] * xx.y + f[r][4 * e + 2] * xx.z + f[r][4 * e + 3] * xx.w;
                             }
                         }
                     }
@@ -63,31 +76,41 @@ __device__ __forceinline__ void nnl_gemv_rows(
         {
             for (int i = lane; i < k; i += 32)
             {
-                float wi = L::load(wr, i);
 #pragma unroll
-                for (int t = 0; t < NT; t++) acc[t] += wi * __ldg(x + (size_t)t * k + i);
+                for (int r = 0; r < R; r++)
+                {
+                    float wi = row0 + r < n_out ? L::load(w + (size_t)(row0 + r) * k, i) : 0.0f;
+#pragma unroll
+                    for (int t = 0; t < NT; t++) acc[r][t] += wi * __ldg(x + (size_t)t * k + i);
+                }
             }
         }
-        float b = bias ? L::load(bias, row) : 0.0f;
 #pragma unroll
-        for (int t = 0; t < NT; t++)
+        for (int r = 0; r < R; r++)
         {
-            float s = nnl_warp_sum(acc[t]) + b;
-            if (lane == 0)
+            int row = row0 + r;
+            float b = bias && row < n_out ? L::load(bias, row) : 0.0f;
+#pragma unroll
+            for (int t = 0; t < NT; t++)
             {
-                float* yp = y + (size_t)t * n_out + row;
-                *yp = accumulate ? *yp + s : s;
+                float s = nnl_warp_sum(acc[r][t]) + b;
+                if (lane == 0 && row < n_out)
+                {
+                    float* yp = y + (size_t)t * n_out + row;
+                    *yp = accumulate ? *yp + s : s;
+                }
             }
         }
     }
 }
 
-// Block: a multiple of 32 threads (256 suggested: 8 rows at a time per block); grid: enough
-// blocks to cover n_out rows once (ceil(n_out / 8) for 256 threads), fewer is fine (grid-stride).
+// Block: a multiple of 32 threads (256 suggested: 8 warps, 8 R rows at a time per block); grid:
+// enough blocks to cover n_out rows once (ceil(n_out / (8 R)) for 256 threads), fewer is fine
+// (grid-stride).
 // accumulate != 0 adds into y (fused residual). The 16-byte path needs k a multiple of 8 (4 for
 // fp32) and 16-byte aligned w and x; otherwise a scalar path gives the same result, slower.
-template <typename T>
-__device__ __forceinline__ void nnl_gemv_impl(
+template <typename T, int R, int U>
+__device__ __forceinline__ void nnl_gemv_tiled(
     const void* w_,          // [n_out, k]
     const float* x,          // [n_tok, k]
     const void* bias_,       // [n_out] or null
@@ -104,14 +127,26 @@ __device__ __forceinline__ void nnl_gemv_impl(
         float* yt = y + (size_t)t0 * n_out;
         switch (n_tok - t0)
         {
-            case 1: nnl_gemv_rows<T, 1>(w, xt, bias, yt, n_out, k, accumulate, vector_path); break;
-            case 2: nnl_gemv_rows<T, 2>(w, xt, bias, yt, n_out, k, accumulate, vector_path); break;
-            case 3: nnl_gemv_rows<T, 3>(w, xt, bias, yt, n_out, k, accumulate, vector_path); break;
-            default: nnl_gemv_rows<T, 4>(w, xt, bias, yt, n_out, k, accumulate, vector_path); break;
+            case 1: nnl_gemv_rows<T, 1, R, U>(w, xt, bias, yt, n_out, k, accumulate, vector_path); break;
+            case 2: nnl_gemv_rows<T, 2, R, U>(w, xt, bias, yt, n_out, k, accumulate, vector_path); break;
+            case 3: nnl_gemv_rows<T, 3, R, U>(w, xt, bias, yt, n_out, k, accumulate, vector_path); break;
+            default: nnl_gemv_rows<T, 4, R, U>(w, xt, bias, yt, n_out, k, accumulate, vector_path); break;
         }
     }
 }
 
-NNL_WEIGHT_ENTRIES(nnl_gemv,
-    (const void* w, const float* x, const void* bias, float* y, int n_out, int k, int n_tok, int accumulate),
-    (w, x, bias, y, n_out, k, n_tok, accumulate))
+// Entries by rows per warp and 16-byte loads in flight per row and lane (nnl_gemv_* = 1 row, 4 loads).
+#define NNL_GEMV_VARIANT(name, R, U)                                                              \
+    template <typename T>                                                                         \
+    __device__ __forceinline__ void name##_impl(const void* w, const float* x, const void* bias,  \
+                                                float* y, int n_out, int k, int n_tok, int accumulate) \
+    { nnl_gemv_tiled<T, R, U>(w, x, bias, y, n_out, k, n_tok, accumulate); }                      \
+    NNL_WEIGHT_ENTRIES(name,                                                                      \
+        (const void* w, const float* x, const void* bias, float* y, int n_out, int k, int n_tok, int accumulate), \
+        (w, x, bias, y, n_out, k, n_tok, accumulate))
+
+NNL_GEMV_VARIANT(nnl_gemv, 1, 4)
+NNL_GEMV_VARIANT(nnl_gemv_u8, 1, 8)
+NNL_GEMV_VARIANT(nnl_gemv_r2, 2, 4)
+NNL_GEMV_VARIANT(nnl_gemv_r4, 4, 2)
+NNL_GEMV_VARIANT(nnl_gemv_r4u4, 4, 4)

@@ -33,11 +33,20 @@ public sealed class CudaContext
         }
     }
 
-    /// <summary>Binds this context to the calling thread (cheap when already current).</summary>
+    /// <summary>
+    /// The context this thread last bound through <see cref="MakeCurrent"/>. Nnl binds contexts
+    /// only there, and the runtime API (cuBLAS) uses the primary context that is current, so the
+    /// cache stays true; it spares every kernel launch a driver call.
+    /// </summary>
+    [ThreadStatic] private static IntPtr t_current;
+
+    /// <summary>Binds this context to the calling thread (a field read when already current).</summary>
     public void MakeCurrent()
     {
+        if (t_current == Handle) return;
         CudaCheck.ThrowIfFailed(CudaApi.cuCtxGetCurrent(out IntPtr current));
         if (current != Handle) CudaCheck.ThrowIfFailed(CudaApi.cuCtxSetCurrent(Handle));
+        t_current = Handle;
     }
 
     public void Synchronize()

@@ -89,11 +89,20 @@ public sealed unsafe class CudaKernel
         CudaCheck.ThrowIfFailed(CudaApi.cuFuncSetAttribute(Handle, CudaFlags.FuncAttributeMaxDynamicSharedMemory, bytes));
     }
 
-    public void Launch(CudaStream stream, (uint X, uint Y, uint Z) grid, (uint X, uint Y, uint Z) block, uint sharedBytes, params KernelArg[] args)
+    /// <summary>Most parameters a kernel takes through <see cref="Launch(CudaStream, (uint X, uint Y, uint Z), (uint X, uint Y, uint Z), uint, ReadOnlySpan{KernelArg})"/>.</summary>
+    public const int MaxArgs = 32;
+
+    /// <summary>
+    /// Queues the kernel. Decode runs about a thousand launches per token, so this path allocates
+    /// nothing: the arguments arrive as a span (the compiler builds it on the caller's stack) and
+    /// are copied into stack slots; the context check is the thread's cached one.
+    /// </summary>
+    public void Launch(CudaStream stream, (uint X, uint Y, uint Z) grid, (uint X, uint Y, uint Z) block, uint sharedBytes, params ReadOnlySpan<KernelArg> args)
     {
+        if (args.Length > MaxArgs) throw new NnlArgumentException(nameof(args), $"kernel {Name}: {args.Length} arguments, at most {MaxArgs}");
         // Each parameter pointer points at its 8-byte slot; 4-byte parameters read the low half (little-endian).
-        ulong* slots = stackalloc ulong[Math.Max(1, args.Length)];
-        void** pointers = stackalloc void*[Math.Max(1, args.Length)];
+        ulong* slots = stackalloc ulong[MaxArgs];
+        void** pointers = stackalloc void*[MaxArgs];
         for (int i = 0; i < args.Length; i++)
         {
             slots[i] = args[i].Bits;
@@ -104,6 +113,6 @@ public sealed unsafe class CudaKernel
         if (rc != 0) throw CudaCheck.Exception(rc, "cuLaunchKernel", $"kernel {Name} grid ({grid.X},{grid.Y},{grid.Z}) block ({block.X},{block.Y},{block.Z}) shared {sharedBytes}");
     }
 
-    public void Launch(CudaStream stream, uint gridX, uint blockX, uint sharedBytes, params KernelArg[] args) =>
+    public void Launch(CudaStream stream, uint gridX, uint blockX, uint sharedBytes, params ReadOnlySpan<KernelArg> args) =>
         Launch(stream, (gridX, 1, 1), (blockX, 1, 1), sharedBytes, args);
 }

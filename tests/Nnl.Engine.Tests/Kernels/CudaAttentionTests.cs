@@ -68,14 +68,14 @@ public class CudaAttentionTests
     private static int[] Range(int start, int n) => Enumerable.Range(start, n).ToArray();
 
     /// <summary>Reference for rows of mixed slots: each row attends within its own slot.</summary>
-    private static double[] Reference(double[] q, int[] slots, int[] positions, CacheMirror cache, int heads, int kvHeads, int hd, double scale)
+    private static double[] Reference(double[] q, int[] slots, int[] positions, CacheMirror cache, int heads, int kvHeads, int hd, double scale, int? window = null)
     {
         int width = heads * hd;
         var o = new double[slots.Length * width];
         for (int r = 0; r < slots.Length; r++)
         {
             var row = KernelReference.Attention(q.Skip(r * width).Take(width).ToArray(), 1, width,
-                cache.HostK[slots[r]], cache.HostV[slots[r]], [positions[r]], heads, kvHeads, hd, scale);
+                cache.HostK[slots[r]], cache.HostV[slots[r]], [positions[r]], heads, kvHeads, hd, scale, window);
             row.CopyTo(o, r * width);
         }
         return o;
@@ -111,6 +111,65 @@ public class CudaAttentionTests
                 h.Backend.Release(y);
             }
         }
+        h.AssertAll();
+    }
+
+    /// <summary>
+    /// Mistral's sliding window: prefill rows (some before, some past the window) and decode rows of
+    /// slots longer and shorter than the window, through every kernel, against the float64
+    /// reference that sees only positions p - window + 1 .. p; the same call without the window must
+    /// differ (the window is shorter than the context, so it matters).
+    /// </summary>
+    [GpuTheory]
+    [InlineData(5, 4, 2, 64, 16)]
+    [InlineData(1, 8, 8, 128, 64)]
+    [InlineData(37, 6, 3, 80, 7)]
+    [InlineData(200, 4, 1, 32, 33)]
+    public void SlidingWindowSeesOnlyTheLastPositionsOfEachRow(int window, int heads, int kvHeads, int hd, int splitLength)
+    {
+        using var h = new GpuHarness();
+        var rng = new Random(HashCode.Combine(window, heads, kvHeads, hd, splitLength));
+        var shape = new AttentionShape(heads, kvHeads, hd, (float)(1.0 / Math.Sqrt(hd)), window);
+        var unwindowed = shape with { SlidingWindow = null };
+        int[] lengths = [3 * window + 11, Math.Max(1, window / 2), window + 1, 1];
+        foreach (var cacheType in CacheTypes)
+        {
+            int slotCount = lengths.Length, capacity = lengths.Max() + 2;
+            var cache = new CacheMirror(h, cacheType, slotCount, capacity, shape.KvWidth);
+            for (int s = 0; s < slotCount; s++) cache.Store(h, rng, Repeat(s, lengths[s]), Range(0, lengths[s]));
+
+            // Decode: one row per slot at its last position; prefill: every position of slot 0.
+            var decodeSlots = Enumerable.Range(0, slotCount).Reverse().ToArray();
+            var cases = new (string Name, int[] Slots, int[] Positions)[]
+            {
+                ("decode", decodeSlots, decodeSlots.Select(s => lengths[s] - 1).ToArray()),
+                ("prefill", Repeat(0, lengths[0]), Range(0, lengths[0])),
+            };
+            foreach (var (name, slots, positions) in cases)
+            {
+                int n = slots.Length;
+                var q = KernelData.Uniform(rng, n * shape.QueryWidth, 2);
+                var reference = Reference(q, slots, positions, cache, heads, kvHeads, hd, shape.Scale, window);
+                var whole = Reference(q, slots, positions, cache, heads, kvHeads, hd, shape.Scale);
+                Assert.True(KernelData.Nmse(KernelData.ToFloats(whole), reference) > 1e-6, $"{name}: the window of {window} should change the result");
+                var qt = h.Activation("q", q, n, shape.QueryWidth);
+                using var batch = h.Backend.PrepareBatch(new TokenBatch(RandomIds(rng, n), positions, slots, [n - 1]));
+                foreach (var (path, split) in new (CudaAttentionPath, int?)[] { (CudaAttentionPath.Split, null), (CudaAttentionPath.Split, splitLength), (CudaAttentionPath.PerRow, null) })
+                {
+                    h.Backend.ForcedAttentionPath = path;
+                    h.Backend.ForcedSplitLength = split;
+                    var y = h.Backend.Allocate("attn", TensorDType.F32, n, shape.QueryWidth);
+                    h.Backend.Attention(qt, cache.K, cache.V, batch, shape, y);
+                    h.Check(h.Download(y), reference, MaxNmse, $"{name} {path} split {split?.ToString() ?? "auto"} cache {cacheType} window {window}, heads {heads}/{kvHeads} x {hd}");
+                    h.Backend.Attention(qt, cache.K, cache.V, batch, unwindowed, y);
+                    h.Check(h.Download(y), whole, MaxNmse, $"{name} {path} without the window, cache {cacheType}");
+                    h.Backend.Release(y);
+                }
+                h.Backend.Release(qt);
+            }
+        }
+        h.Backend.ForcedAttentionPath = null;
+        h.Backend.ForcedSplitLength = null;
         h.AssertAll();
     }
 

@@ -38,20 +38,26 @@ public class CudaMatMulTests
             var biasTensor = h.Weight("b", bias, type, nOut);
             var refPlain = KernelReference.Linear(x, rows, k, w, nOut, null, null);
             var refBias = KernelReference.Linear(x, rows, k, w, nOut, bias, null);
-            foreach (var path in Enum.GetValues<CudaMatMulPath>())
+            // Every path; the GEMV path with each of its nn.Linear variants (rows per warp, loads in flight).
+            var runs = Enum.GetValues<CudaMatMulPath>().SelectMany(p => p == CudaMatMulPath.Gemv
+                ? Enum.GetValues<CudaGemvVariant>().Select(v => (Path: p, Variant: (CudaGemvVariant?)v))
+                : [(p, null)]);
+            foreach (var (path, variant) in runs)
             {
                 if (path == CudaMatMulPath.Cublas && !h.Backend.UsesCublas) continue;
                 h.Backend.ForcedMatMulPath = path;
+                h.Backend.ForcedGemvVariant = variant;
                 foreach (var (layout, weight) in new[] { (WeightLayout.Linear, linear), (WeightLayout.Conv1D, conv1d) })
                     foreach (bool withBias in new[] { false, true })
                     {
                         var y = h.Backend.Allocate("y", TensorDType.F32, rows, nOut);
                         h.Backend.MatMul(xt, weight, layout, withBias ? biasTensor : null, y);
                         h.Check(h.Download(y), withBias ? refBias : refPlain, MaxNmse,
-                            $"{path} {layout} {type} bias={withBias} x[{rows},{k}] -> [{rows},{nOut}]");
+                            $"{path} {variant} {layout} {type} bias={withBias} x[{rows},{k}] -> [{rows},{nOut}]");
                         h.Backend.Release(y);
                     }
             }
+            h.Backend.ForcedGemvVariant = null;
             h.Backend.Release(linear);
             h.Backend.Release(conv1d);
             h.Backend.Release(biasTensor);

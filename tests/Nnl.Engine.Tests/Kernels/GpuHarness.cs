@@ -48,9 +48,9 @@ internal sealed class GpuHarness : IDisposable
         return result;
     }
 
-    public void Check(float[] actual, double[] reference, double maxNmse, string what)
+    public void Check(float[] actual, double[] reference, double maxNmse, string what, double normFloor = 0)
     {
-        if (KernelData.Mismatch(actual, reference, maxNmse, what) is string message) _failures.Add(message);
+        if (KernelData.Mismatch(actual, reference, maxNmse, what, normFloor) is string message) _failures.Add(message);
     }
 
     public void Fail(string message) => _failures.Add(message);

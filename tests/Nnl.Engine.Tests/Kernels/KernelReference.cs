@@ -91,26 +91,27 @@ internal static class KernelReference
     /// q: [nTok, qStride]; caches: [rows, nKvHeads·headDim]; out: [nTok, nHeads·headDim].
     /// </summary>
     public static double[] Attention(double[] q, int nTok, int qStride, double[] kCache, double[] vCache, int[] positions,
-        int nHeads, int nKvHeads, int headDim, double scale)
+        int nHeads, int nKvHeads, int headDim, double scale, int? window = null)
     {
         int kvDim = nKvHeads * headDim, group = nHeads / nKvHeads;
         var o = new double[nTok * nHeads * headDim];
         for (int t = 0; t < nTok; t++)
             for (int h = 0; h < nHeads; h++)
             {
-                int kvh = h / group, n = positions[t] + 1;
+                // Positions first..p are visible: first = 0, or p - window + 1 with a sliding window.
+                int kvh = h / group, first = window is { } w ? Math.Max(0, positions[t] - w + 1) : 0, n = positions[t] + 1 - first;
                 var s = new double[n];
                 for (int j = 0; j < n; j++)
                 {
                     double dot = 0;
-                    for (int d = 0; d < headDim; d++) dot += q[t * qStride + h * headDim + d] * kCache[(long)j * kvDim + kvh * headDim + d];
+                    for (int d = 0; d < headDim; d++) dot += q[t * qStride + h * headDim + d] * kCache[(long)(first + j) * kvDim + kvh * headDim + d];
                     s[j] = dot * scale;
                 }
                 var p = Softmax(s, 1, n);
                 for (int d = 0; d < headDim; d++)
                 {
                     double a = 0;
-                    for (int j = 0; j < n; j++) a += p[j] * vCache[(long)j * kvDim + kvh * headDim + d];
+                    for (int j = 0; j < n; j++) a += p[j] * vCache[(long)(first + j) * kvDim + kvh * headDim + d];
                     o[(t * nHeads + h) * headDim + d] = a;
                 }
             }

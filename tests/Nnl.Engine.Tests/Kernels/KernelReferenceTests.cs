@@ -75,6 +75,26 @@ public class KernelReferenceTests
     }
 
     [Fact]
+    public void SlidingWindowOfOneReturnsTheOwnValueAndAWideWindowChangesNothing()
+    {
+        var rng = new Random(5);
+        int hd = 8, heads = 2, kv = 1, n = 6;
+        var q = KernelData.Uniform(rng, heads * hd, 1);
+        var kc = KernelData.Uniform(rng, n * kv * hd, 1);
+        var vc = KernelData.Uniform(rng, n * kv * hd, 1);
+        var own = KernelReference.Attention(q, 1, heads * hd, kc, vc, [4], heads, kv, hd, 0.5, window: 1);
+        for (int h = 0; h < heads; h++)
+            for (int d = 0; d < hd; d++) Assert.Equal(vc[4 * hd + d], own[h * hd + d], 12);
+        var whole = KernelReference.Attention(q, 1, heads * hd, kc, vc, [4], heads, kv, hd, 0.5);
+        Assert.Equal(whole, KernelReference.Attention(q, 1, heads * hd, kc, vc, [4], heads, kv, hd, 0.5, window: 5));
+        // Window 2 at position 4 sees positions 3 and 4 only: changing position 2 changes nothing.
+        var two = KernelReference.Attention(q, 1, heads * hd, kc, vc, [4], heads, kv, hd, 0.5, window: 2);
+        kc[2 * hd] += 3; vc[2 * hd] += 3;
+        Assert.Equal(two, KernelReference.Attention(q, 1, heads * hd, kc, vc, [4], heads, kv, hd, 0.5, window: 2));
+        Assert.NotEqual(whole, KernelReference.Attention(q, 1, heads * hd, kc, vc, [4], heads, kv, hd, 0.5));
+    }
+
+    [Fact]
     public void LinearMatchesTransposedConv1DAndSoftmaxSumsToOne()
     {
         var rng = new Random(5);

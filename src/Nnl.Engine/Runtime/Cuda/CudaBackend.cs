@@ -17,6 +17,25 @@ public enum CudaMatMulPath
     Gemm,
 }
 
+/// <summary>Which GEMV entry reads nn.Linear weights (kernels/gemv.cu; chosen by shape, tests force each).</summary>
+public enum CudaGemvVariant
+{
+    /// <summary>One row per warp, four 16-byte loads in flight per lane (nnl_gemv_*).</summary>
+    OneRow,
+
+    /// <summary>One row per warp, eight loads in flight (nnl_gemv_u8_*).</summary>
+    OneRowDeep,
+
+    /// <summary>Two rows per warp, four loads each: each x load serves two rows (nnl_gemv_r2_*).</summary>
+    TwoRows,
+
+    /// <summary>Four rows per warp, two loads each (nnl_gemv_r4_*).</summary>
+    FourRows,
+
+    /// <summary>Four rows per warp, four loads each (nnl_gemv_r4u4_*).</summary>
+    FourRowsDeep,
+}
+
 /// <summary>Which attention kernel runs (chosen per call; tests force each).</summary>
 public enum CudaAttentionPath
 {
@@ -52,6 +71,9 @@ public sealed class CudaBackend : IComputeBackend
     private readonly string? _cublasFailure;
     private readonly Dictionary<float[], DeviceAllocation> _invFreq = new(ReferenceEqualityComparer.Instance);
     private readonly int _sms;
+    private readonly KernelHandle _embedding, _layerNorm, _rmsNorm, _gemvConv1D, _gemm, _gemmConv1D, _split, _rope, _kvAppend,
+        _attentionDecode, _attentionPrefill, _softmax, _gelu, _swiglu, _add, _sliceColumns, _gatherRows, _argmax, _addBias;
+    private readonly KernelHandle[] _gemv;
     private DeviceAllocation? _scratch;
     private DeviceAllocation? _splitCounters;
     private bool _disposed;
@@ -67,6 +89,30 @@ public sealed class CudaBackend : IComputeBackend
         Stream = stream ?? new CudaStream(context);
         _ownsAllocator = allocator is null;
         Allocator = allocator ?? new CachingDeviceAllocator(context);
+        _embedding = new(context, "embedding", "nnl_embedding");
+        _layerNorm = new(context, "layernorm", "nnl_layernorm");
+        _rmsNorm = new(context, "rmsnorm", "nnl_rmsnorm");
+        _gemv = new KernelHandle[]
+        {
+            new(context, "gemv", "nnl_gemv"), new(context, "gemv", "nnl_gemv_u8"),
+            new(context, "gemv", "nnl_gemv_r2"), new(context, "gemv", "nnl_gemv_r4"), new(context, "gemv", "nnl_gemv_r4u4"),
+        };
+        _gemvConv1D = new(context, "gemv_conv1d", "nnl_gemv_conv1d");
+        _gemm = new(context, "gemm", "nnl_gemm");
+        _gemmConv1D = new(context, "gemm", "nnl_gemm_conv1d");
+        _split = new(context, "convert", "nnl_split_f32");
+        _rope = new(context, "rope", "nnl_rope");
+        _kvAppend = new(context, "kv_cache", "nnl_kv_append");
+        _attentionDecode = new(context, "attention_decode", "nnl_attention_decode");
+        _attentionPrefill = new(context, "attention_prefill", "nnl_attention_prefill");
+        _softmax = new(context, "softmax", "nnl_softmax");
+        _gelu = new(context, "gelu", "nnl_gelu_new");
+        _swiglu = new(context, "swiglu", "nnl_swiglu");
+        _add = new(context, "add", "nnl_add");
+        _sliceColumns = new(context, "slice_columns", "nnl_slice_columns");
+        _gatherRows = new(context, "gather_rows", "nnl_gather_rows");
+        _argmax = new(context, "argmax", "nnl_argmax");
+        _addBias = new(context, "bias", "nnl_add_bias");
         _sms = CudaDriver.Attribute(CudaDriver.GetDevice(context.Ordinal), CudaDeviceAttribute.MultiprocessorCount);
         if (useCublas && Cublas.IsAvailable)
         {
@@ -88,6 +134,16 @@ public sealed class CudaBackend : IComputeBackend
 
     /// <summary>Forces one matrix-product path for every call (tests); null = choose by rows.</summary>
     public CudaMatMulPath? ForcedMatMulPath { get; set; }
+
+    /// <summary>Forces one GEMV variant for nn.Linear products (tests, benchmarks); null = choose by shape.</summary>
+    public CudaGemvVariant? ForcedGemvVariant { get; set; }
+
+    /// <summary>Blocks per SM the Conv1D GEMV aims for when it splits k (benchmarks vary it).</summary>
+    /// <remarks>Two beat one, four and eight on GPT-2-XL's matrices (H200, docs/performance.md).</remarks>
+    public int Conv1DBlocksPerSm { get; set; } = 2;
+
+    /// <summary>Kernels queued so far (benchmarks count the launches of a decode step).</summary>
+    public long Launches { get; private set; }
 
     /// <summary>Forces one attention path for every call (tests); null = choose by rows.</summary>
     public CudaAttentionPath? ForcedAttentionPath { get; set; }
@@ -225,7 +281,7 @@ public sealed class CudaBackend : IComputeBackend
         ExpectShape("EmbeddingLookup", "output", y, b.RowCount, w.Columns);
         ulong indices = index == EmbeddingIndex.Token ? b.TokenIds : b.Positions;
         long n = y.ElementCount;
-        Launch("embedding", $"nnl_embedding_{Suffix(w.DType)}", Blocks(n), Threads,
+        Launch(_embedding.For(w.DType), Blocks(n), Threads,
             indices, w.Pointer, 0UL, 0UL, y.Pointer, b.RowCount, (int)w.Columns, (int)w.Rows, 0);
     }
 
@@ -239,7 +295,7 @@ public sealed class CudaBackend : IComputeBackend
         var b = bias is null ? null : Weight(bias, "LayerNorm", "bias");
         if (b is not null) ExpectElements("LayerNorm", "bias", b, xt.Columns);
         bool fuse = b is null || b.DType == w.DType;
-        Launch("layernorm", $"nnl_layernorm_{Suffix(w.DType)}", RowBlocks(xt.Rows), Threads,
+        Launch(_layerNorm.For(w.DType), RowBlocks(xt.Rows), RowThreads(xt.Rows),
             xt.Pointer, w.Pointer, fuse && b is not null ? b.Pointer : 0UL, y.Pointer, (int)xt.Rows, (int)xt.Columns, epsilon);
         if (!fuse) AddBias(y, b!);
     }
@@ -251,7 +307,7 @@ public sealed class CudaBackend : IComputeBackend
         var y = F32(output, "RmsNorm", "output");
         ExpectShape("RmsNorm", "output", y, xt.Rows, xt.Columns);
         ExpectElements("RmsNorm", "weight", w, xt.Columns);
-        Launch("rmsnorm", $"nnl_rmsnorm_{Suffix(w.DType)}", RowBlocks(xt.Rows), Threads,
+        Launch(_rmsNorm.For(w.DType), RowBlocks(xt.Rows), RowThreads(xt.Rows),
             xt.Pointer, w.Pointer, y.Pointer, (int)xt.Rows, (int)xt.Columns, epsilon);
     }
 
@@ -274,27 +330,30 @@ public sealed class CudaBackend : IComputeBackend
         if (path == CudaMatMulPath.Cublas && _cublas is null) path = CudaMatMulPath.Gemm;
         bool fuse = path != CudaMatMulPath.Cublas && (b is null || b.DType == w.DType);
         ulong biasPointer = fuse && b is not null ? b.Pointer : 0UL;
-        string s = Suffix(w.DType);
         switch (path)
         {
             case CudaMatMulPath.Gemv when layout == WeightLayout.Linear:
-                Launch("gemv", $"nnl_gemv_{s}", (uint)Math.Min((n + 7) / 8, 1 << 20), Threads,
+            {
+                var variant = ForcedGemvVariant ?? ChooseGemv(n, k);
+                int rowsPerBlock = 8 * GemvRowsPerWarp(variant);
+                Launch(_gemv[(int)variant].For(w.DType), (uint)Math.Min((n + rowsPerBlock - 1) / rowsPerBlock, 1 << 20), Threads,
                     w.Pointer, xt.Pointer, biasPointer, y.Pointer, n, k, rows, 0);
                 break;
+            }
             case CudaMatMulPath.Gemv:
             {
-                // Split k so that about four blocks per SM stream the weights (GPT-2 has few columns).
+                // Split k so that about Conv1DBlocksPerSm blocks per SM stream the weights (GPT-2 has few columns).
                 int colBlocks = (n + 255) / 256;
-                int splits = Math.Clamp((4 * _sms + colBlocks - 1) / colBlocks, 1, Math.Max(1, k / 64));
+                int splits = Math.Clamp((Conv1DBlocksPerSm * _sms + colBlocks - 1) / colBlocks, 1, Math.Max(1, k / 64));
                 int rowsPerSplit = (k + splits - 1) / splits;
                 splits = (k + rowsPerSplit - 1) / rowsPerSplit;
                 ulong partial = Scratch((long)splits * rows * n * sizeof(float));
-                Launch("gemv_conv1d", $"nnl_gemv_conv1d_{s}", ((uint)colBlocks, (uint)splits, 1), (Threads, 1, 1),
+                Launch(_gemvConv1D.For(w.DType), ((uint)colBlocks, (uint)splits, 1), (Threads, 1, 1),
                     w.Pointer, xt.Pointer, biasPointer, y.Pointer, partial, SplitCounters(colBlocks), n, k, rows, rowsPerSplit, 0);
                 break;
             }
             case CudaMatMulPath.Gemm:
-                Launch("gemm", layout == WeightLayout.Linear ? $"nnl_gemm_{s}" : $"nnl_gemm_conv1d_{s}",
+                Launch((layout == WeightLayout.Linear ? _gemm : _gemmConv1D).For(w.DType),
                     ((uint)((n + 63) / 64), (uint)Math.Min((rows + 63) / 64, 65535), 1), (Threads, 1, 1),
                     xt.Pointer, w.Pointer, biasPointer, y.Pointer, rows, n, k, 0);
                 break;
@@ -310,7 +369,7 @@ public sealed class CudaBackend : IComputeBackend
                 // bf16 models most of their precision, so they go in as hi + lo halves, two products.
                 long count = (long)rows * k;
                 ulong hi = Scratch(count * 4), lo = hi + (ulong)(count * 2);
-                Launch("convert", w.DType == TensorDType.F16 ? "nnl_split_f32_f16" : "nnl_split_f32_bf16", Blocks(count), Threads,
+                Launch(_split.For(w.DType), Blocks(count), Threads,
                     xt.Pointer, hi, lo, (ulong)count);
                 _cublas!.MatMul(Stream, hi, type, w.Pointer, type, layout == WeightLayout.Linear, y.Pointer, Cublas.DataType.F32, rows, n, k);
                 _cublas.MatMul(Stream, lo, type, w.Pointer, type, layout == WeightLayout.Linear, y.Pointer, Cublas.DataType.F32, rows, n, k, beta: 1f);
@@ -330,7 +389,7 @@ public sealed class CudaBackend : IComputeBackend
         ulong freq = InverseFrequencies(rope.InverseFrequencies);
         long pairs = (long)b.RowCount * headCount * (rope.RotaryDim / 2);
         if (pairs == 0) return;
-        Launch("rope", "nnl_rope", Blocks(pairs), Threads,
+        Launch(_rope.Plain, Blocks(pairs), Threads,
             xt.Pointer, b.Positions, freq, b.RowCount, headCount, rope.HeadDim, rope.RotaryDim, (int)xt.Columns, rope.AttentionFactor);
     }
 
@@ -345,7 +404,7 @@ public sealed class CudaBackend : IComputeBackend
         ExpectShape("StoreKv", "v", vt, b.RowCount, kc.Shape[2]);
         if (!vc.Shape.SequenceEqual(kc.Shape) || vc.DType != kc.DType) throw Bad("StoreKv", "vCache", $"{vc} differs from {kc}");
         int kvDim = (int)kc.Shape[2];
-        Launch("kv_cache", $"nnl_kv_append_{Suffix(kc.DType)}", Blocks((long)b.RowCount * kvDim), Threads,
+        Launch(_kvAppend.For(kc.DType), Blocks((long)b.RowCount * kvDim), Threads,
             kt.Pointer, vt.Pointer, kc.Pointer, vc.Pointer, b.Positions, b.Slots, b.RowCount, kvDim, kvDim, (int)kc.Shape[1]);
     }
 
@@ -363,27 +422,30 @@ public sealed class CudaBackend : IComputeBackend
         ExpectShape("Attention", "output", y, rows, shape.QueryWidth);
         if (kc.Shape[2] != shape.KvWidth) throw Bad("Attention", "kCache", $"{kc} rows are not {shape.KvWidth} wide");
         if (!vc.Shape.SequenceEqual(kc.Shape) || vc.DType != kc.DType) throw Bad("Attention", "vCache", $"{vc} differs from {kc}");
+        if (shape.SlidingWindow is <= 0) throw Bad("Attention", "shape", $"sliding window {shape.SlidingWindow} must be positive");
+        int window = shape.SlidingWindow ?? 0;   // the kernels' 0 = the whole context
         int capacity = (int)kc.Shape[1];
-        string s = Suffix(kc.DType);
         var path = ForcedAttentionPath ?? (rows <= SplitAttentionMaxRows ? CudaAttentionPath.Split : CudaAttentionPath.PerRow);
         if (path == CudaAttentionPath.Split)
         {
             // About eight blocks (32 warps) per SM so the cache reads overlap; at least 64 keys a split.
+            // A row sees at most the window's positions: the splits cover that, from its first visible one.
             int context = Math.Min(b.Host.MaxContext, capacity);
+            if (window > 0) context = Math.Min(context, window);
             int wanted = Math.Max(1, (8 * _sms + heads * rows - 1) / (heads * rows));
             int splitLen = ForcedSplitLength ?? Math.Max(64, (context + wanted - 1) / wanted);
             if (splitLen <= 0) throw Bad("Attention", nameof(ForcedSplitLength), $"{splitLen} positions per split");
             int splits = (context + splitLen - 1) / splitLen;
             ulong partial = Scratch((long)rows * heads * splits * (hd + 2) * sizeof(float));
-            Launch("attention_decode", $"nnl_attention_decode_{s}", ((uint)splits, (uint)heads, (uint)rows), (128, 1, 1),
+            Launch(_attentionDecode.For(kc.DType), ((uint)splits, (uint)heads, (uint)rows), (128, 1, 1),
                 qt.Pointer, kc.Pointer, vc.Pointer, y.Pointer, partial, SplitCounters(rows * heads), b.Positions, b.Slots,
-                heads, kvHeads, hd, (int)qt.Columns, capacity, splitLen, shape.Scale);
+                heads, kvHeads, hd, (int)qt.Columns, capacity, splitLen, window, shape.Scale);
         }
         else
         {
             long warps = (long)rows * heads;
-            Launch("attention_prefill", $"nnl_attention_prefill_{s}", (uint)Math.Min((warps + 3) / 4, int.MaxValue), 128,
-                qt.Pointer, kc.Pointer, vc.Pointer, y.Pointer, b.Positions, b.Slots, rows, heads, kvHeads, hd, (int)qt.Columns, capacity, shape.Scale);
+            Launch(_attentionPrefill.For(kc.DType), (uint)Math.Min((warps + 3) / 4, int.MaxValue), 128,
+                qt.Pointer, kc.Pointer, vc.Pointer, y.Pointer, b.Positions, b.Slots, rows, heads, kvHeads, hd, (int)qt.Columns, capacity, window, shape.Scale);
         }
     }
 
@@ -393,7 +455,7 @@ public sealed class CudaBackend : IComputeBackend
         var y = F32(output, "Softmax", "output");
         ExpectShape("Softmax", "output", y, xt.Rows, xt.Columns);
         if (y.Pointer != xt.Pointer) CudaCopy.DeviceToDevice(y.Pointer, xt.Pointer, xt.ByteCount, Stream);
-        Launch("softmax", "nnl_softmax", RowBlocks(y.Rows), Threads, y.Pointer, (int)y.Rows, (int)y.Columns);
+        Launch(_softmax.Plain, RowBlocks(y.Rows), Threads, y.Pointer, (int)y.Rows, (int)y.Columns);
     }
 
     public void GeluNew(BackendTensor x, BackendTensor output)
@@ -401,7 +463,7 @@ public sealed class CudaBackend : IComputeBackend
         var xt = F32(x, "GeluNew", "x");
         var y = F32(output, "GeluNew", "output");
         ExpectShape("GeluNew", "output", y, xt.Rows, xt.Columns);
-        Launch("gelu", "nnl_gelu_new", Blocks(xt.ElementCount), Threads, xt.Pointer, y.Pointer, (ulong)xt.ElementCount);
+        Launch(_gelu.Plain, Blocks(xt.ElementCount), Threads, xt.Pointer, y.Pointer, (ulong)xt.ElementCount);
     }
 
     public void SiluMul(BackendTensor gate, BackendTensor up, BackendTensor output)
@@ -412,7 +474,7 @@ public sealed class CudaBackend : IComputeBackend
         ExpectShape("SiluMul", "up", u, g.Rows, g.Columns);
         ExpectShape("SiluMul", "output", y, g.Rows, g.Columns);
         int cols = (int)g.Columns;
-        Launch("swiglu", "nnl_swiglu", Blocks(g.ElementCount), Threads, g.Pointer, u.Pointer, y.Pointer, (int)g.Rows, cols, cols, cols, cols);
+        Launch(_swiglu.Plain, Blocks(g.ElementCount), Threads, g.Pointer, u.Pointer, y.Pointer, (int)g.Rows, cols, cols, cols, cols);
     }
 
     public void Add(BackendTensor a, BackendTensor b, BackendTensor output)
@@ -422,7 +484,7 @@ public sealed class CudaBackend : IComputeBackend
         var y = F32(output, "Add", "output");
         ExpectShape("Add", "b", bt, at.Rows, at.Columns);
         ExpectShape("Add", "output", y, at.Rows, at.Columns);
-        Launch("add", "nnl_add", Blocks(at.ElementCount), Threads, at.Pointer, bt.Pointer, y.Pointer, (ulong)at.ElementCount);
+        Launch(_add.Plain, Blocks(at.ElementCount), Threads, at.Pointer, bt.Pointer, y.Pointer, (ulong)at.ElementCount);
     }
 
     public void SliceColumns(BackendTensor source, long columnOffset, BackendTensor output)
@@ -431,7 +493,7 @@ public sealed class CudaBackend : IComputeBackend
         var y = F32(output, "SliceColumns", "output");
         if (y.Rows != src.Rows || columnOffset < 0 || columnOffset + y.Columns > src.Columns)
             throw Bad("SliceColumns", "output", $"columns {columnOffset}..{columnOffset + y.Columns} of {src} do not fit {y}");
-        Launch("slice_columns", "nnl_slice_columns", Blocks(y.ElementCount), Threads,
+        Launch(_sliceColumns.Plain, Blocks(y.ElementCount), Threads,
             src.Pointer, y.Pointer, (int)src.Rows, (int)src.Columns, (int)y.Columns, (int)columnOffset);
     }
 
@@ -443,7 +505,7 @@ public sealed class CudaBackend : IComputeBackend
         ExpectShape("GatherRows", "output", y, b.Host.OutputRows.Length, src.Columns);
         foreach (var r in b.Host.OutputRows)
             if (r >= src.Rows) throw Bad("GatherRows", "batch", $"output row {r} is outside {src}");
-        Launch("gather_rows", "nnl_gather_rows", Blocks(y.ElementCount), Threads,
+        Launch(_gatherRows.Plain, Blocks(y.ElementCount), Threads,
             src.Pointer, b.OutputRows, y.Pointer, b.Host.OutputRows.Length, (int)src.Columns);
     }
 
@@ -455,7 +517,7 @@ public sealed class CudaBackend : IComputeBackend
         var memory = Allocator.Allocate(rows * sizeof(int), "argmax");
         try
         {
-            Launch("argmax", "nnl_argmax", RowBlocks(rows), Threads, xt.Pointer, memory.Pointer, rows, (int)xt.Columns);
+            Launch(_argmax.Plain, RowBlocks(rows), 1024, xt.Pointer, memory.Pointer, rows, (int)xt.Columns);
             var result = new int[rows];
             unsafe
             {
@@ -471,7 +533,7 @@ public sealed class CudaBackend : IComputeBackend
     }
 
     private void AddBias(CudaTensor y, CudaTensor bias) =>
-        Launch("bias", $"nnl_add_bias_{Suffix(bias.DType)}", Blocks(y.ElementCount), Threads, y.Pointer, bias.Pointer, (int)y.Rows, (int)y.Columns);
+        Launch(_addBias.For(bias.DType), Blocks(y.ElementCount), Threads, y.Pointer, bias.Pointer, (int)y.Rows, (int)y.Columns);
 
     private unsafe ulong InverseFrequencies(float[] frequencies)
     {
@@ -484,14 +546,42 @@ public sealed class CudaBackend : IComputeBackend
 
     // ------------------------------------------------------------------ launching and checking
 
-    private void Launch(string file, string entry, uint grid, uint block, params KernelArg[] args) =>
-        KernelLibrary.Kernel(Context, file, entry).Launch(Stream, grid, block, 0, args);
+    private void Launch(CudaKernel kernel, uint grid, uint block, params ReadOnlySpan<KernelArg> args)
+    {
+        Launches++;
+        kernel.Launch(Stream, (grid, 1, 1), (block, 1, 1), 0, args);
+    }
 
-    private void Launch(string file, string entry, (uint, uint, uint) grid, (uint, uint, uint) block, params KernelArg[] args) =>
-        KernelLibrary.Kernel(Context, file, entry).Launch(Stream, grid, block, 0, args);
+    private void Launch(CudaKernel kernel, (uint, uint, uint) grid, (uint, uint, uint) block, params ReadOnlySpan<KernelArg> args)
+    {
+        Launches++;
+        kernel.Launch(Stream, grid, block, 0, args);
+    }
+
+    /// <summary>Output rows each warp of a GEMV variant owns.</summary>
+    public static int GemvRowsPerWarp(CudaGemvVariant variant) => variant switch
+    {
+        CudaGemvVariant.TwoRows => 2,
+        CudaGemvVariant.FourRows or CudaGemvVariant.FourRowsDeep => 4,
+        _ => 1,
+    };
+
+    /// <summary>
+    /// The GEMV variant for an [n, k] nn.Linear weight. Measured on an H200 (docs/performance.md,
+    /// "Kernels"): four rows per warp read Llama-2-13B's k = 5120 and 13824 matrices about 20 %
+    /// faster than one; at k = 1600 and 4096 one row per warp was as fast or faster.
+    /// </summary>
+    private static CudaGemvVariant ChooseGemv(int n, int k) => k >= 5120 ? CudaGemvVariant.FourRows : CudaGemvVariant.OneRow;
 
     /// <summary>Blocks for a grid-stride kernel over n elements: enough to fill the GPU, no more.</summary>
     private uint Blocks(long n) => (uint)Math.Clamp((n + Threads - 1) / Threads, 1, 16L * _sms);
+
+    /// <summary>
+    /// Threads of a block-per-row kernel: a decode step's few rows each get a whole 1024-thread
+    /// block, so a row's reads are a few deep per thread instead of a long serial chain on one SM;
+    /// many rows keep 256 (the GPU is full anyway).
+    /// </summary>
+    private uint RowThreads(long rows) => rows < _sms ? 1024u : Threads;
 
     /// <summary>Blocks for a block-per-row kernel.</summary>
     private uint RowBlocks(long rows) => (uint)Math.Clamp(rows, 1, 65535);
