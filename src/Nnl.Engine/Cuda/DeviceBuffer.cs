@@ -25,6 +25,9 @@ public sealed unsafe class DeviceBuffer : IDisposable
         CheckRange(offset, source.Length);
         Context.MakeCurrent();
         fixed (byte* s = source) CudaCheck.ThrowIfFailed(CudaApi.cuMemcpyHtoD(Pointer + (ulong)offset, s, (nuint)source.Length));
+        // From pageable memory cuMemcpyHtoD returns once the bytes are staged, before the DMA lands;
+        // work on a non-blocking stream would not wait for it. Wait here, so the buffer holds the data.
+        CudaCheck.ThrowIfFailed(CudaApi.cuStreamSynchronize(IntPtr.Zero));
     }
 
     public void CopyTo(Span<byte> destination, long offset = 0)
@@ -44,6 +47,7 @@ public sealed unsafe class DeviceBuffer : IDisposable
     {
         Context.MakeCurrent();
         CudaCheck.ThrowIfFailed(CudaApi.cuMemsetD8(Pointer, value, (nuint)Bytes));
+        CudaCheck.ThrowIfFailed(CudaApi.cuStreamSynchronize(IntPtr.Zero)); // memset may run after returning
     }
 
     private void CheckRange(long offset, long count)
