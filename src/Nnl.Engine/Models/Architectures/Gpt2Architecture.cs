@@ -74,16 +74,7 @@ public sealed partial class Gpt2Architecture : IModelArchitecture
         nodes.Add(new ComputationNode(nodes.Count, ComputationNodeKind.FinalNorm, "final_norm", -1, lnf,
             new[] { Hidden(config.LayerCount) }, new[] { "final" }, new NodeWorkspace(0, 0), 4 * h, 0));
 
-        // A tied head reads the token embedding (HF ties it even when a file also stores lm_head).
-        NodeWeight head;
-        if (config.TieWordEmbeddings)
-        {
-            head = new NodeWeight("output", wte.Tensor);
-            expect.Tolerate("lm_head.weight");
-        }
-        else head = expect.Require("output", "lm_head.weight", vocab, h);
-        nodes.Add(new ComputationNode(nodes.Count, ComputationNodeKind.Head, "head", -1, new[] { head },
-            new[] { "final" }, new[] { ComputationTable.LogitsOutput }, new NodeWorkspace(4 * h, 0), 4 * vocab, 0));
+        HeadNode.Add(nodes, expect, config, wte, vocab, h);
 
         // Old checkpoints saved the causal-mask buffers; they carry no weights.
         expect.CheckNothingElse(name => MaskBuffer().IsMatch(name));

@@ -70,15 +70,7 @@ public sealed partial class LlamaArchitecture : IModelArchitecture
         nodes.Add(new ComputationNode(nodes.Count, ComputationNodeKind.FinalNorm, "final_norm", -1, new[] { norm },
             new[] { Hidden(c.LayerCount) }, new[] { "final" }, new NodeWorkspace(0, 0), 4 * h, 0));
 
-        NodeWeight head;
-        if (c.TieWordEmbeddings)
-        {
-            head = new NodeWeight("output", embed.Tensor);
-            expect.Tolerate("lm_head.weight");
-        }
-        else head = expect.Require("output", "lm_head.weight", vocab, h);
-        nodes.Add(new ComputationNode(nodes.Count, ComputationNodeKind.Head, "head", -1, new[] { head },
-            new[] { "final" }, new[] { ComputationTable.LogitsOutput }, new NodeWorkspace(4 * h, 0), 4 * vocab, 0));
+        HeadNode.Add(nodes, expect, c, embed, vocab, h);
 
         // Older checkpoints saved the rotary inverse frequencies as a buffer; Nnl computes them.
         expect.CheckNothingElse(name => RotaryBuffer().IsMatch(name));
