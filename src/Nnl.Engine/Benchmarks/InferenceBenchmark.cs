@@ -28,13 +28,7 @@ public sealed record BenchmarkMeasurement(
     NnlOffloadStatistics? DecodeStatistics,
     NnlOffloadStatistics? AllStatistics)
 {
-    public static double Median(IReadOnlyList<double> values)
-    {
-        if (values.Count == 0) return double.NaN;
-        var sorted = values.OrderBy(v => v).ToArray();
-        var mid = sorted.Length / 2;
-        return sorted.Length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-    }
+    public static double Median(IReadOnlyList<double> values) => SampleStatistics.Median(values);
 }
 
 /// <summary>

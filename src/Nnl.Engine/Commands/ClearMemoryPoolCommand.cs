@@ -14,8 +14,7 @@ public sealed class ClearMemoryPoolCommand : INnlCommand
 
     public void Execute(ICommandSink sink)
     {
-        bool onlyHost = PinnedHost && Device is not { Length: > 0 } && Pools is null;
-        foreach (var pool in onlyHost ? [] : MemoryPoolSelection.Resolve(Device, Pools))
+        foreach (var pool in MemoryPoolSelection.ResolveBesideHost(Device, Pools, PinnedHost))
         {
             long before = pool.Statistics().ReservedBytes;
             pool.Trim();

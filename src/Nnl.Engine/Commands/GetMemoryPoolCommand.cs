@@ -20,8 +20,7 @@ public sealed class GetMemoryPoolCommand : INnlCommand
 
     public void Execute(ICommandSink sink)
     {
-        bool onlyHost = PinnedHost && Device is not { Length: > 0 } && Pools is null;
-        var pools = onlyHost ? [] : MemoryPoolSelection.Resolve(Device, Pools);
+        var pools = MemoryPoolSelection.ResolveBesideHost(Device, Pools, PinnedHost);
         foreach (var pool in pools)
         {
             sink.Cancellation.ThrowIfCancellationRequested();

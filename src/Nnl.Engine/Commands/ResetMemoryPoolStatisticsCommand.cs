@@ -13,8 +13,7 @@ public sealed class ResetMemoryPoolStatisticsCommand : INnlCommand
 
     public void Execute(ICommandSink sink)
     {
-        bool onlyHost = PinnedHost && Device is not { Length: > 0 } && Pools is null;
-        foreach (var pool in onlyHost ? [] : MemoryPoolSelection.Resolve(Device, Pools))
+        foreach (var pool in MemoryPoolSelection.ResolveBesideHost(Device, Pools, PinnedHost))
         {
             pool.ResetPeaks();
             if (PassThru) sink.WriteRecord(pool.Statistics());

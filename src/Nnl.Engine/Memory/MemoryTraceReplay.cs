@@ -124,12 +124,7 @@ public static class MemoryTraceReplay
             target.Defragmentations, verified, mismatches, outOfMemory, clock.Elapsed.TotalMilliseconds);
     }
 
-    internal static double Median(IEnumerable<double> values)
-    {
-        var sorted = values.OrderBy(v => v).ToArray();
-        if (sorted.Length == 0) return double.NaN;
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
-    }
+    internal static double Median(IEnumerable<double> values) => SampleStatistics.Median(values);
 }
 
 /// <summary>Replays into a <see cref="DeviceMemoryPool"/>.</summary>

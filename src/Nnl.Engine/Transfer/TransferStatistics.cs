@@ -26,8 +26,6 @@ public readonly record struct TransferStatistics(
     public static double Median(IReadOnlyList<double> values)
     {
         if (values.Count == 0) throw new ArgumentException("no values", nameof(values));
-        var sorted = values.OrderBy(v => v).ToArray();
-        int mid = sorted.Length / 2;
-        return sorted.Length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+        return SampleStatistics.Median(values);
     }
 }

@@ -133,7 +133,6 @@ public sealed class OffloadRunner : IModelRunner, IResidencyReport
 
     public NnlOffloadStatistics? TakeStatistics()
     {
-        _binder.HarvestTimings(wait: false);
         var s = _binder.TakeStatistics(_computeMs, Pool.Statistics().PeakReservedBytes, PinnedHostToDeviceGBps);
         _computeMs = 0;
         return s;

@@ -126,8 +126,6 @@ public sealed class OffloadWeightBinder : IWeightBinder, IDisposable
         return s;
     }
 
-    internal void HarvestTimings(bool wait) => _timings.Harvest(wait);
-
     private void Restart(int nodeIndex)
     {
         Quiesce();

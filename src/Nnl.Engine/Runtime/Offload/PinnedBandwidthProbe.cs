@@ -27,7 +27,6 @@ public static class PinnedBandwidthProbe
             end.Synchronize();
             rates[i] = 4.0 * bytes / (end.ElapsedMillisecondsSince(start) * 1e6);
         }
-        Array.Sort(rates);
-        return samples % 2 == 1 ? rates[samples / 2] : (rates[samples / 2 - 1] + rates[samples / 2]) / 2;
+        return SampleStatistics.Median(rates);
     }
 }
