@@ -190,10 +190,13 @@ public sealed class CudaBackend : IComputeBackend
     /// A weight in device memory someone else owns (the offload scheduler's buffers): no copy;
     /// <see cref="Release"/> forgets it without freeing.
     /// </summary>
-    public CudaTensor WrapDeviceMemory(TensorInfo info, ulong pointer)
+    /// <param name="transposed">The memory holds the 2-D <paramref name="info"/> transposed (a Conv1D weight stored as nn.Linear's [out, in]).</param>
+    public CudaTensor WrapDeviceMemory(TensorInfo info, ulong pointer, bool transposed = false)
     {
         if (pointer == 0) throw new NnlArgumentException(nameof(pointer), $"{info.Name}: null device pointer");
-        return new CudaTensor(this, info.Name, info.DType, (long[])info.Shape.Clone(), pointer, null);
+        if (transposed && info.Shape.Length != 2) throw new NnlArgumentException(nameof(transposed), $"{info.Name}: only a matrix can be stored transposed, not {info.ShapeText}");
+        var shape = transposed ? new[] { info.Shape[1], info.Shape[0] } : (long[])info.Shape.Clone();
+        return new CudaTensor(this, info.Name, info.DType, shape, pointer, null, transposed);
     }
 
     public unsafe void Upload(BackendTensor destination, ReadOnlySpan<float> source)
@@ -315,6 +318,7 @@ public sealed class CudaBackend : IComputeBackend
     {
         var xt = F32(x, "MatMul", "x");
         var w = Weight(weight, "MatMul", "weight");
+        if (layout == WeightLayout.Conv1D && w.StoredTransposed) layout = WeightLayout.Linear;
         var y = F32(output, "MatMul", "output");
         if (ReferenceEquals(xt, y)) throw Bad("MatMul", "output", "may not alias x");
         int rows = checked((int)xt.Rows), k = checked((int)xt.Columns), n = checked((int)y.Columns);
