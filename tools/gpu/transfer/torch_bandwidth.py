@@ -156,7 +156,7 @@ def main():
     ap.add_argument("--small-copies", type=int, default=None, help="copies per sample for sizes up to --small-limit")
     ap.add_argument("--small-limit", type=int, default=1_000_000)
     ap.add_argument("--warmup", type=int, default=4)
-    ap.add_argument("--max-bytes", type=int, default=None, help="pinned-graph/pinned-driver: largest size")
+    ap.add_argument("--max-bytes", type=int, default=None, help="host-memory sweeps: largest size")
     args = ap.parse_args()
     what = set(args.what.split(","))
     dev = torch.device("cuda", args.device)
@@ -201,6 +201,8 @@ def main():
             h_dst = torch.empty(largest, dtype=torch.uint8)
         for direction in ["HostToDevice", "DeviceToHost"]:
             for n in sizes:
+                if args.max_bytes and n > args.max_bytes:
+                    continue
                 if direction == "HostToDevice":
                     src, dst = h_src[:n], d_buf[:n]
                 else:
