@@ -26,6 +26,27 @@ for part in "$@"; do
       python3 $T/compare_references.py "$OUT/torch-small.jsonl" "$OUT/nnl-small.jsonl" > "$OUT/references.md"
       python3 $T/compare_references.py "$OUT/torch-small.jsonl" "$OUT/nnl-small-2.jsonl" > "$OUT/references-2.md"
       tail -4 "$OUT/references.md"; tail -4 "$OUT/references-2.md" ;;
+    factors)
+      timeout 200 python3 $T/small_copy_factors.py > "$OUT/factors.jsonl"
+      SIZES=1000,4000,8000,16000,40000,100000
+      timeout 60 $N transfer --size $SIZES --direction h2d,d2h --memory pinned --iterations 30 --copies 100 --json > "$OUT/nnl-factors-1mb.jsonl"
+      timeout 60 $N transfer --size $SIZES,68000000 --direction h2d,d2h --memory pinned --iterations 30 --copies 100 --json > "$OUT/nnl-factors-68mb.jsonl"
+      python3 - "$OUT" <<'PY'
+import json, sys, collections
+o = sys.argv[1]
+rows = collections.defaultdict(dict)
+for l in open(o + "/factors.jsonl"):
+    r = json.loads(l); rows[(r["Direction"], r["Bytes"])][f"{r['Host'][0]}{r['DeviceMemory'][0]}{r['Stream'][0]}-{r['AllocationBytes']//1000000}MB"] = r["MedianMicroseconds"]
+for f in ["nnl-factors-1mb", "nnl-factors-68mb"]:
+    for l in open(f"{o}/{f}.jsonl"):
+        r = json.loads(l)
+        if r["Bytes"] < 1000000: rows[(r["Direction"], r["Bytes"])][f] = r["MedianMicroseconds"]
+cols = sorted({c for v in rows.values() for c in v})
+print("µs per copy (h/d/s = host, device memory, stream: t = torch, d = driver)")
+print("dir bytes " + " ".join(cols))
+for k in sorted(rows): print(k[0][:6], k[1], " ".join(f"{rows[k].get(c, float('nan')):.3f}" for c in cols))
+PY
+      ;;
     gpt2xl)
       $N transfer --direction h2d,d2d --memory pinned --size 256MB --json | tee "$OUT/ceilings.jsonl"
       [ -d /tmp/gpt2xl ] || $N new-model --preset gpt2-xl --dtype fp16 --seed 1 --path /tmp/gpt2xl > /dev/null

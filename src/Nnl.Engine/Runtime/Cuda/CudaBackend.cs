@@ -195,8 +195,7 @@ public sealed class CudaBackend : IComputeBackend
     {
         if (pointer == 0) throw new NnlArgumentException(nameof(pointer), $"{info.Name}: null device pointer");
         if (transposed && info.Shape.Length != 2) throw new NnlArgumentException(nameof(transposed), $"{info.Name}: only a matrix can be stored transposed, not {info.ShapeText}");
-        var shape = transposed ? new[] { info.Shape[1], info.Shape[0] } : (long[])info.Shape.Clone();
-        return new CudaTensor(this, info.Name, info.DType, shape, pointer, null, transposed);
+        return new CudaTensor(this, info.Name, info.DType, (long[])info.Shape.Clone(), pointer, null, transposed);
     }
 
     public unsafe void Upload(BackendTensor destination, ReadOnlySpan<float> source)
@@ -318,7 +317,6 @@ public sealed class CudaBackend : IComputeBackend
     {
         var xt = F32(x, "MatMul", "x");
         var w = Weight(weight, "MatMul", "weight");
-        if (layout == WeightLayout.Conv1D && w.StoredTransposed) layout = WeightLayout.Linear;
         var y = F32(output, "MatMul", "output");
         if (ReferenceEquals(xt, y)) throw Bad("MatMul", "output", "may not alias x");
         int rows = checked((int)xt.Rows), k = checked((int)xt.Columns), n = checked((int)y.Columns);
@@ -326,6 +324,8 @@ public sealed class CudaBackend : IComputeBackend
         var (wOut, wIn) = layout == WeightLayout.Linear ? (w.Rows, w.Columns) : (w.Columns, w.Rows);
         if (wOut != n || wIn != k)
             throw Bad("MatMul", "weight", $"{w} as {layout} maps {wIn} inputs to {wOut} outputs; x is {xt} and output {y}");
+        // Shapes are checked in the layout asked for; the kernels read the memory as it is stored.
+        if (layout == WeightLayout.Conv1D && w.StoredTransposed) layout = WeightLayout.Linear;
         ExpectShape("MatMul", "output", y, rows, n);
         var b = bias is null ? null : Weight(bias, "MatMul", "bias");
         if (b is not null) ExpectElements("MatMul", "bias", b, n);

@@ -18,8 +18,8 @@ public sealed class CudaTensor : BackendTensor
     }
 
     /// <summary>
-    /// A Conv1D [in, out] weight a loader stored as nn.Linear's [out, in] (its <see cref="BackendTensor.Shape"/>
-    /// is the stored one): MatMul reads it with the Linear kernels when asked for Conv1D.
+    /// A Conv1D [in, out] weight a loader stored as nn.Linear's [out, in] in memory
+    /// (<see cref="BackendTensor.Shape"/> stays [in, out]): MatMul reads it with the Linear kernels when asked for Conv1D.
     /// </summary>
     public bool StoredTransposed { get; }
 
