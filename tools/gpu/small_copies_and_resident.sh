@@ -47,6 +47,16 @@ print("dir bytes " + " ".join(cols))
 for k in sorted(rows): print(k[0][:6], k[1], " ".join(f"{rows[k].get(c, float('nan')):.3f}" for c in cols))
 PY
       ;;
+    streams)
+      timeout 200 python3 $T/small_copy_factors.py --streams 10 > "$OUT/streams.jsonl"
+      python3 - "$OUT/streams.jsonl" <<'PY'
+import json, sys, collections
+t = collections.defaultdict(list)
+for l in open(sys.argv[1]):
+    r = json.loads(l); t[(r["StreamKind"], r["Direction"][:6], r["Bytes"])].append(round(r["MedianMicroseconds"], 3))
+for k, v in sorted(t.items()): print(*k, "µs per copy by stream:", v)
+PY
+      ;;
     gpt2xl)
       $N transfer --direction h2d,d2d --memory pinned --size 256MB --json | tee "$OUT/ceilings.jsonl"
       [ -d /tmp/gpt2xl ] || $N new-model --preset gpt2-xl --dtype fp16 --seed 1 --path /tmp/gpt2xl > /dev/null

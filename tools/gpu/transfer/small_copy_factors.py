@@ -80,10 +80,27 @@ def measure(direction, h, d, n, s, sleeper, copies=100, samples=30):
     return statistics.median(times)
 
 
+def per_stream(count):
+    """The same copies on `count` streams created one after another (the driver spreads streams over its copy engines)."""
+    h, _ = host("driver", 68 * MB)
+    d, _ = device("driver", 68 * MB)
+    for kind in ["driver", "torch"]:
+        for i in range(count):
+            s = stream(kind)
+            sleeper = Sleeper(s)
+            for direction in ["HostToDevice", "DeviceToHost"]:
+                for n in [4000, 16000, 100000]:
+                    us = measure(direction, h, d, n, s, sleeper)
+                    print(json.dumps(dict(StreamKind=kind, StreamIndex=i, Direction=direction, Bytes=n,
+                                          MedianMicroseconds=us, MedianGBps=n / us / 1000.0)), flush=True)
+
+
 def main():
     torch.cuda.init()
     torch.empty(1, device="cuda")
-    sleeper_stream = torch.cuda.Stream()
+    if len(sys.argv) > 2 and sys.argv[1] == "--streams":
+        per_stream(int(sys.argv[2]))
+        return
     for hk, dk, sk, alloc in [("torch", "torch", "torch", 68 * MB), ("driver", "driver", "driver", 1 * MB), ("driver", "driver", "driver", 68 * MB),
                               ("torch", "driver", "driver", 68 * MB), ("driver", "torch", "driver", 68 * MB), ("driver", "driver", "torch", 68 * MB),
                               ("driver", "driver", "driver", 4 * MB), ("driver", "driver", "driver", 16 * MB)]:
