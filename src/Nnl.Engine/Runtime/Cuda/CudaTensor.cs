@@ -9,12 +9,13 @@ namespace Nnl.Engine.Runtime.Cuda;
 /// </summary>
 public sealed class CudaTensor : BackendTensor
 {
-    internal CudaTensor(CudaBackend backend, string name, TensorDType dtype, long[] shape, ulong pointer, DeviceAllocation? owner)
+    internal CudaTensor(CudaBackend backend, string name, TensorDType dtype, long[] shape, ulong pointer, DeviceAllocation? owner, bool storedTransposed = false)
         : base(name, dtype, shape)
     {
         Backend = backend;
         Pointer = pointer;
         Owner = owner;
+        StoredTransposed = storedTransposed;
     }
 
     /// <summary>A view of columns offset .. offset + columns of every row of <paramref name="source"/> (F32).</summary>
@@ -34,6 +35,12 @@ public sealed class CudaTensor : BackendTensor
 
     /// <summary>False once this tensor, or the source of this view, is released.</summary>
     internal bool Live => Pointer != 0 && (Source?.Live ?? true);
+
+    /// <summary>
+    /// A Conv1D [in, out] weight a loader stored as nn.Linear's [out, in] in memory
+    /// (<see cref="BackendTensor.Shape"/> stays [in, out]): MatMul reads it with the Linear kernels when asked for Conv1D.
+    /// </summary>
+    public bool StoredTransposed { get; }
 
     public CudaBackend Backend { get; }
 

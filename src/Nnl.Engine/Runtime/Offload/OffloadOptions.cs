@@ -36,6 +36,13 @@ public sealed record OffloadOptions
     /// <summary>Use cuBLAS for prefill products where it is installed.</summary>
     public bool UseCublas { get; init; } = true;
 
+    /// <summary>
+    /// Store resident Conv1D weights (GPT-2's) transposed, as nn.Linear's [out, in], so decode reads
+    /// them with the one-row-per-warp GEMV (about twice the Conv1D kernel's rate on GPT-2-XL's
+    /// matrices). Streamed weights keep their file layout: their copy, not the product, sets the pace.
+    /// </summary>
+    public bool TransposeConv1DWeights { get; init; } = true;
+
     public void Validate()
     {
         if (Device < 0) throw new NnlArgumentException(nameof(Device), $"a device ordinal is 0 or more, not {Device}");
