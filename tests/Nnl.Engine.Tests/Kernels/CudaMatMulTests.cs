@@ -38,6 +38,9 @@ public class CudaMatMulTests
             var linear = h.Weight("w", w, type, nOut, k);
             var conv1d = h.Weight("w.conv1d", KernelReference.Transpose(w, nOut, k), type, k, nOut);
             var biasTensor = h.Weight("b", bias, type, nOut);
+            // A Conv1D [k, nOut] weight the offload loader stored transposed (nn.Linear's memory): read by the Linear kernels.
+            var conv1dTransposed = h.Backend.WrapDeviceMemory(
+                new TensorInfo("w.conv1d.transposed", GpuHarness.ToTensorDType(type), [k, nOut], "test", 0, linear.ByteCount), ((CudaTensor)linear).Pointer, transposed: true);
             double[] Reference(bool withBias, MatMulEpilogue epilogue) => epilogue switch
             {
                 MatMulEpilogue.Accumulate => KernelReference.Linear(x, rows, k, w, nOut, withBias ? bias : null, residual),
@@ -53,7 +56,7 @@ public class CudaMatMulTests
                 if (path == CudaMatMulPath.Cublas && !h.Backend.UsesCublas) continue;
                 h.Backend.ForcedMatMulPath = path;
                 h.Backend.ForcedGemvVariant = variant;
-                foreach (var (layout, weight) in new[] { (WeightLayout.Linear, linear), (WeightLayout.Conv1D, conv1d) })
+                foreach (var (layout, weight) in new[] { (WeightLayout.Linear, linear), (WeightLayout.Conv1D, conv1d), (WeightLayout.Conv1D, conv1dTransposed) })
                     foreach (bool withBias in new[] { false, true })
                         foreach (var epilogue in Enum.GetValues<MatMulEpilogue>())
                         {
@@ -61,11 +64,12 @@ public class CudaMatMulTests
                             var y = h.Activation("y", epilogue == MatMulEpilogue.Accumulate ? residual : KernelData.Uniform(rng, rows * nOut, 100), rows, nOut);
                             h.Backend.MatMul(xt, weight, layout, withBias ? biasTensor : null, y, epilogue);
                             h.Check(h.Download(y), Reference(withBias, epilogue), MaxNmse,
-                                $"{path} {variant} {layout} {type} bias={withBias} {epilogue} x[{rows},{k}] -> [{rows},{nOut}]");
+                                $"{path} {variant} {weight.Name} {layout} {type} bias={withBias} {epilogue} x[{rows},{k}] -> [{rows},{nOut}]");
                             h.Backend.Release(y);
                         }
             }
             h.Backend.ForcedGemvVariant = null;
+            h.Backend.Release(conv1dTransposed);
             h.Backend.Release(linear);
             h.Backend.Release(conv1d);
             h.Backend.Release(biasTensor);
