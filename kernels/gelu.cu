@@ -5,10 +5,5 @@
 // Any grid (grid-stride); y may alias x.
 extern "C" __global__ void nnl_gelu_new(const float* x /* [n] */, float* y /* [n] */, nnl_u64 n)
 {
-    const float k = 0.7978845608028654f; // sqrt(2/pi)
-    for (size_t i = nnl_global_thread(); i < n; i += nnl_grid_threads())
-    {
-        float v = x[i];
-        y[i] = 0.5f * v * (1.0f + tanhf(k * (v + 0.044715f * v * v * v)));
-    }
+    for (size_t i = nnl_global_thread(); i < n; i += nnl_grid_threads()) y[i] = nnl_gelu_new_f(x[i]);
 }

@@ -1,6 +1,7 @@
 // Prefill matrix product, the fallback where cuBLAS is absent:
-//   Y[m, n] (+)= X[m, k] · W[n, k]^T + bias[n]        nnl_gemm_*         (nn.Linear [out, in])
-//   Y[m, n] (+)= X[m, k] · W[k, n] + bias[n]          nnl_gemm_conv1d_*  (GPT-2 Conv1D [in, out])
+//   Y[m, n] = epilogue(X[m, k] · W[n, k]^T + bias[n])   nnl_gemm_*         (nn.Linear [out, in])
+//   Y[m, n] = epilogue(X[m, k] · W[k, n] + bias[n])     nnl_gemm_conv1d_*  (GPT-2 Conv1D [in, out])
+// epilogue: store, add into Y (fused residual) or gelu_new (nnl_store_epilogue).
 // 64x64 output tiles, 16-deep k slices staged in shared memory (weights converted to fp32 on the
 // way in), each of 256 threads computing a 4x4 block of outputs in fp32.
 #include "nnl_common.cuh"
@@ -10,14 +11,14 @@
 #define NNL_BK 16
 
 // Block: exactly 256 threads (1-D). Grid: (ceil(n/64), ceil(m/64)); fewer blocks are fine
-// (tiles are walked grid-stride). Any m, n, k. accumulate != 0 adds into Y.
+// (tiles are walked grid-stride). Any m, n, k. epilogue: NNL_EPILOGUE_* (0 store, 1 add into Y, 2 gelu_new).
 template <typename T, bool CONV1D>
 __device__ __forceinline__ void nnl_gemm_tiles(
     const float* __restrict__ x,   // [m, k]
     const void* w_,                // [n, k], or [k, n] when CONV1D
     const void* bias_,             // [n] or null
     float* y,                      // [m, n]
-    int m, int n, int k, int accumulate)
+    int m, int n, int k, int epilogue)
 {
     typedef nnl_type<T> L;
     const typename L::storage* w = (const typename L::storage*)w_;
@@ -82,29 +83,28 @@ __device__ __forceinline__ void nnl_gemm_tiles(
                     int gc = col0 + tx + 16 * j;
                     if (gc >= n) continue;
                     float v = acc[i][j] + (bias ? L::load(bias, gc) : 0.0f);
-                    float* yp = y + (size_t)gr * n + gc;
-                    *yp = accumulate ? *yp + v : v;
+                    nnl_store_epilogue(y + (size_t)gr * n + gc, v, epilogue);
                 }
             }
         }
 }
 
 template <typename T>
-__device__ __forceinline__ void nnl_gemm_impl(const float* x, const void* w, const void* bias, float* y, int m, int n, int k, int accumulate)
+__device__ __forceinline__ void nnl_gemm_impl(const float* x, const void* w, const void* bias, float* y, int m, int n, int k, int epilogue)
 {
-    nnl_gemm_tiles<T, false>(x, w, bias, y, m, n, k, accumulate);
+    nnl_gemm_tiles<T, false>(x, w, bias, y, m, n, k, epilogue);
 }
 
 template <typename T>
-__device__ __forceinline__ void nnl_gemm_conv1d_impl(const float* x, const void* w, const void* bias, float* y, int m, int n, int k, int accumulate)
+__device__ __forceinline__ void nnl_gemm_conv1d_impl(const float* x, const void* w, const void* bias, float* y, int m, int n, int k, int epilogue)
 {
-    nnl_gemm_tiles<T, true>(x, w, bias, y, m, n, k, accumulate);
+    nnl_gemm_tiles<T, true>(x, w, bias, y, m, n, k, epilogue);
 }
 
 NNL_WEIGHT_ENTRIES(nnl_gemm_conv1d,
-    (const float* x, const void* w, const void* bias, float* y, int m, int n, int k, int accumulate),
-    (x, w, bias, y, m, n, k, accumulate))
+    (const float* x, const void* w, const void* bias, float* y, int m, int n, int k, int epilogue),
+    (x, w, bias, y, m, n, k, epilogue))
 
 NNL_WEIGHT_ENTRIES(nnl_gemm,
-    (const float* x, const void* w, const void* bias, float* y, int m, int n, int k, int accumulate),
-    (x, w, bias, y, m, n, k, accumulate))
+    (const float* x, const void* w, const void* bias, float* y, int m, int n, int k, int epilogue),
+    (x, w, bias, y, m, n, k, epilogue))

@@ -1,5 +1,6 @@
 // Decode matrix-vector product, the kernel that decides resident decode speed:
-//   y[t, j] (+)= sum_i W[j, i] * x[t, i] + bias[j]     for a few tokens t.
+//   y[t, j] = epilogue(sum_i W[j, i] * x[t, i] + bias[j])     for a few tokens t
+// (epilogue: store, add into y, or gelu_new; nnl_store_epilogue).
 // W is nn.Linear's [out, in] (GPT-2's Conv1D [in, out] has its own kernel, gemv_conv1d.cu).
 // One warp per R output rows (1, 2 or 4: one entry each); each lane streams 16-byte vectors of
 // the rows (8 fp16/bf16 or 4 fp32 weights) with several loads in flight, converts them to fp32
@@ -13,7 +14,7 @@ template <typename T, int NT, int R, int U>
 __device__ __forceinline__ void nnl_gemv_rows(
     const typename nnl_type<T>::storage* __restrict__ w, const float* __restrict__ x,
     const typename nnl_type<T>::storage* __restrict__ bias, float* __restrict__ y,
-    int n_out, int k, int accumulate, bool vector_path)
+    int n_out, int k, int epilogue, bool vector_path)
 {
     typedef nnl_type<T> L;
     const int W = nnl_vec<T>::width;
@@ -94,11 +95,7 @@ __device__ __forceinline__ void nnl_gemv_rows(
             for (int t = 0; t < NT; t++)
             {
                 float s = nnl_warp_sum(acc[r][t]) + b;
-                if (lane == 0 && row < n_out)
-                {
-                    float* yp = y + (size_t)t * n_out + row;
-                    *yp = accumulate ? *yp + s : s;
-                }
+                if (lane == 0 && row < n_out) nnl_store_epilogue(y + (size_t)t * n_out + row, s, epilogue);
             }
         }
     }
@@ -107,7 +104,7 @@ __device__ __forceinline__ void nnl_gemv_rows(
 // Block: a multiple of 32 threads (256 suggested: 8 warps, 8 R rows at a time per block); grid:
 // enough blocks to cover n_out rows once (ceil(n_out / (8 R)) for 256 threads), fewer is fine
 // (grid-stride).
-// accumulate != 0 adds into y (fused residual). The 16-byte path needs k a multiple of 8 (4 for
+// epilogue: 0 stores, 1 adds into y (fused residual), 2 stores gelu_new (NNL_EPILOGUE_*). The 16-byte path needs k a multiple of 8 (4 for
 // fp32) and 16-byte aligned w and x; otherwise a scalar path gives the same result, slower.
 template <typename T, int R, int U>
 __device__ __forceinline__ void nnl_gemv_tiled(
@@ -115,7 +112,7 @@ __device__ __forceinline__ void nnl_gemv_tiled(
     const float* x,          // [n_tok, k]
     const void* bias_,       // [n_out] or null
     float* y,                // [n_tok, n_out]
-    int n_out, int k, int n_tok, int accumulate)
+    int n_out, int k, int n_tok, int epilogue)
 {
     typedef typename nnl_type<T>::storage S;
     const S* w = (const S*)w_;
@@ -127,10 +124,10 @@ __device__ __forceinline__ void nnl_gemv_tiled(
         float* yt = y + (size_t)t0 * n_out;
         switch (n_tok - t0)
         {
-            case 1: nnl_gemv_rows<T, 1, R, U>(w, xt, bias, yt, n_out, k, accumulate, vector_path); break;
-            case 2: nnl_gemv_rows<T, 2, R, U>(w, xt, bias, yt, n_out, k, accumulate, vector_path); break;
-            case 3: nnl_gemv_rows<T, 3, R, U>(w, xt, bias, yt, n_out, k, accumulate, vector_path); break;
-            default: nnl_gemv_rows<T, 4, R, U>(w, xt, bias, yt, n_out, k, accumulate, vector_path); break;
+            case 1: nnl_gemv_rows<T, 1, R, U>(w, xt, bias, yt, n_out, k, epilogue, vector_path); break;
+            case 2: nnl_gemv_rows<T, 2, R, U>(w, xt, bias, yt, n_out, k, epilogue, vector_path); break;
+            case 3: nnl_gemv_rows<T, 3, R, U>(w, xt, bias, yt, n_out, k, epilogue, vector_path); break;
+            default: nnl_gemv_rows<T, 4, R, U>(w, xt, bias, yt, n_out, k, epilogue, vector_path); break;
         }
     }
 }
@@ -139,11 +136,11 @@ __device__ __forceinline__ void nnl_gemv_tiled(
 #define NNL_GEMV_VARIANT(name, R, U)                                                              \
     template <typename T>                                                                         \
     __device__ __forceinline__ void name##_impl(const void* w, const float* x, const void* bias,  \
-                                                float* y, int n_out, int k, int n_tok, int accumulate) \
-    { nnl_gemv_tiled<T, R, U>(w, x, bias, y, n_out, k, n_tok, accumulate); }                      \
+                                                float* y, int n_out, int k, int n_tok, int epilogue) \
+    { nnl_gemv_tiled<T, R, U>(w, x, bias, y, n_out, k, n_tok, epilogue); }                      \
     NNL_WEIGHT_ENTRIES(name,                                                                      \
-        (const void* w, const float* x, const void* bias, float* y, int n_out, int k, int n_tok, int accumulate), \
-        (w, x, bias, y, n_out, k, n_tok, accumulate))
+        (const void* w, const float* x, const void* bias, float* y, int n_out, int k, int n_tok, int epilogue), \
+        (w, x, bias, y, n_out, k, n_tok, epilogue))
 
 NNL_GEMV_VARIANT(nnl_gemv, 1, 4)
 NNL_GEMV_VARIANT(nnl_gemv_u8, 1, 8)

@@ -1,5 +1,5 @@
 // Decode matrix-vector product for GPT-2's Conv1D weights, stored [in, out]:
-//   y[t, j] (+)= sum_i x[t, i] * W[i, j] + bias[j]
+//   y[t, j] = epilogue(sum_i x[t, i] * W[i, j] + bias[j])   (store, add into y, or gelu_new)
 // A row of W holds consecutive outputs, so a warp reads 256 consecutive columns of one row (each
 // lane one 16-byte vector: 8 outputs) and the block's 8 warps take interleaved rows of its k range.
 // The out dimension alone gives too few blocks for small models (GPT-2-XL: 1600 columns = 7
@@ -122,7 +122,7 @@ __device__ __forceinline__ void nnl_gemv_conv1d_impl(
     float* y,                // [n_tok, n]
     float* partial,          // [splits, n_tok, n] workspace
     nnl_u32* counters,       // [gridDim.x], zero before the launch
-    int n, int k, int n_tok, int rows_per_split, int accumulate)
+    int n, int k, int n_tok, int rows_per_split, int epilogue)
 {
     __shared__ float red[NNL_C1_WARPS][NNL_C1_COLS];
     __shared__ bool last;
@@ -158,13 +158,12 @@ __device__ __forceinline__ void nnl_gemv_conv1d_impl(
         if (col >= n) continue;
         float s = bias ? L::load(bias, col) : 0.0f;
         for (int sp = 0; sp < splits; sp++) s += vp[((size_t)sp * n_tok + t) * n + col];
-        float* yp = y + (size_t)t * n + col;
-        *yp = accumulate ? *yp + s : s;
+        nnl_store_epilogue(y + (size_t)t * n + col, s, epilogue);
     }
     if (threadIdx.x == 0) counters[blockIdx.x] = 0;  // ready for the next launch
 }
 
 NNL_WEIGHT_ENTRIES(nnl_gemv_conv1d,
     (const void* w, const float* x, const void* bias, float* y, float* partial, nnl_u32* counters,
-     int n, int k, int n_tok, int rows_per_split, int accumulate),
-    (w, x, bias, y, partial, counters, n, k, n_tok, rows_per_split, accumulate))
+     int n, int k, int n_tok, int rows_per_split, int epilogue),
+    (w, x, bias, y, partial, counters, n, k, n_tok, rows_per_split, epilogue))

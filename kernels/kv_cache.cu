@@ -8,12 +8,12 @@
 template <typename T>
 __device__ __forceinline__ void nnl_kv_append_impl(
     const float* k,          // [n_tokens, src_stride], first kv_dim columns are the keys
-    const float* v,          // [n_tokens, src_stride]
+    const float* v,          // [n_tokens, v_stride] (k and v may be column views of one fused qkv)
     void* k_cache_,          // [n_seq, max_seq, kv_dim]
     void* v_cache_,          // [n_seq, max_seq, kv_dim]
     const int* positions,    // [n_tokens]
     const int* seqs,         // [n_tokens] or null
-    int n_tokens, int kv_dim, int src_stride, int max_seq)
+    int n_tokens, int kv_dim, int src_stride, int max_seq, int v_stride)
 {
     typedef nnl_type<T> L;
     typename L::storage* k_cache = (typename L::storage*)k_cache_;
@@ -26,13 +26,12 @@ __device__ __forceinline__ void nnl_kv_append_impl(
         if (p < 0 || p >= max_seq) continue;
         size_t seq = seqs ? (size_t)seqs[t] : 0;
         size_t dst = (seq * max_seq + p) * kv_dim + c;
-        size_t src = (size_t)t * src_stride + c;
-        k_cache[dst] = L::from_float(k[src]);
-        v_cache[dst] = L::from_float(v[src]);
+        k_cache[dst] = L::from_float(k[(size_t)t * src_stride + c]);
+        v_cache[dst] = L::from_float(v[(size_t)t * v_stride + c]);
     }
 }
 
 NNL_WEIGHT_ENTRIES(nnl_kv_append,
     (const float* k, const float* v, void* k_cache, void* v_cache, const int* positions, const int* seqs,
-     int n_tokens, int kv_dim, int src_stride, int max_seq),
-    (k, v, k_cache, v_cache, positions, seqs, n_tokens, kv_dim, src_stride, max_seq))
+     int n_tokens, int kv_dim, int src_stride, int max_seq, int v_stride),
+    (k, v, k_cache, v_cache, positions, seqs, n_tokens, kv_dim, src_stride, max_seq, v_stride))

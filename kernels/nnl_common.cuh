@@ -39,6 +39,25 @@ __device__ __forceinline__ nnl_bf16 nnl_float_to_bf16(float f)
 }
 
 // Grid-stride loop index helpers: every kernel tolerates any grid size.
+// gelu_new (GPT-2's tanh approximation): gelu.cu and the matrix products' epilogue share it, so a
+// fused epilogue gives the same bits as the separate kernel.
+__device__ __forceinline__ float nnl_gelu_new_f(float v)
+{
+    const float c = 0.7978845608028654f; // sqrt(2/pi)
+    return 0.5f * v * (1.0f + tanhf(c * (v + 0.044715f * v * v * v)));
+}
+
+// Epilogue of the matrix products (the host's MatMulEpilogue, same numbers): what s = x·W + bias
+// becomes in y. 1 adds into y (the fused residual: y + s, as nnl_add computes it); 2 stores gelu_new(s).
+#define NNL_EPILOGUE_STORE 0
+#define NNL_EPILOGUE_ACCUMULATE 1
+#define NNL_EPILOGUE_GELU_NEW 2
+
+__device__ __forceinline__ void nnl_store_epilogue(float* y, float s, int epilogue)
+{
+    *y = epilogue == NNL_EPILOGUE_ACCUMULATE ? *y + s : epilogue == NNL_EPILOGUE_GELU_NEW ? nnl_gelu_new_f(s) : s;
+}
+
 __device__ __forceinline__ size_t nnl_global_thread() { return (size_t)blockIdx.x * blockDim.x + threadIdx.x; }
 __device__ __forceinline__ size_t nnl_grid_threads() { return (size_t)gridDim.x * blockDim.x; }
 

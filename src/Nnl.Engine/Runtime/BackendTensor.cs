@@ -16,7 +16,17 @@ public abstract class BackendTensor
         Name = name;
         DType = dtype;
         Shape = shape;
+        RowStride = shape[^1];
     }
+
+    /// <summary>
+    /// The tensor this one is a column view of (<see cref="IComputeBackend.ColumnView"/>), or null for a
+    /// tensor that owns (or wraps) its memory.
+    /// </summary>
+    public BackendTensor? ViewOf { get; protected init; }
+
+    /// <summary>Elements from the start of one row to the next: <see cref="Columns"/>, or the source's width for a column view.</summary>
+    public long RowStride { get; protected init; }
 
     /// <summary>What the tensor holds, e.g. "blk.3.attn_q" or a weight's file name.</summary>
     public string Name { get; }

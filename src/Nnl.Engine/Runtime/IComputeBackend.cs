@@ -18,6 +18,23 @@ public enum BackendOperation
     Add,
     SliceColumns,
     GatherRows,
+    ColumnView,
+}
+
+/// <summary>
+/// What <see cref="IComputeBackend.MatMul"/> does with s = x·W (+ bias) before it stores it: a fused
+/// epilogue saves the separate elementwise kernel (and its read and write of the activations).
+/// </summary>
+public enum MatMulEpilogue
+{
+    /// <summary>output = s.</summary>
+    None,
+
+    /// <summary>output = output + s (the residual add fused; output holds the residual stream on entry).</summary>
+    Accumulate,
+
+    /// <summary>output = gelu_new(s) (GPT-2's MLP: the activation applied after the bias).</summary>
+    GeluNew,
 }
 
 /// <summary>Which index of a batch row an embedding lookup uses.</summary>
@@ -90,20 +107,39 @@ public interface IComputeBackend : IDisposable
     void RmsNorm(BackendTensor x, BackendTensor weight, float epsilon, BackendTensor output);
 
     /// <summary>
-    /// output[rows, out] = x[rows, in] · W (+ bias[out]); W is [out, in] for <see cref="WeightLayout.Linear"/>
-    /// and [in, out] for <see cref="WeightLayout.Conv1D"/>. Output never aliases x.
+    /// output[rows, out] = x[rows, in] · W (+ bias[out]), then <paramref name="epilogue"/>: stored as is,
+    /// added into output (<see cref="MatMulEpilogue.Accumulate"/>: output must already hold the
+    /// [rows, out] addend, e.g. the residual stream, and ends as addend + (x·W + bias), the same sum
+    /// in the same order as MatMul then <see cref="Add"/>), or through gelu_new
+    /// (<see cref="MatMulEpilogue.GeluNew"/>: gelu_new(x·W + bias), as MatMul then <see cref="GeluNew"/>).
+    /// W is [out, in] for <see cref="WeightLayout.Linear"/> and [in, out] for <see cref="WeightLayout.Conv1D"/>.
+    /// Output never aliases x. Every path of a backend honours the epilogue (fused where it is cheap,
+    /// a separate kernel inside the backend otherwise).
     /// </summary>
-    void MatMul(BackendTensor x, BackendTensor weight, WeightLayout layout, BackendTensor? bias, BackendTensor output);
+    void MatMul(BackendTensor x, BackendTensor weight, WeightLayout layout, BackendTensor? bias, BackendTensor output,
+        MatMulEpilogue epilogue = MatMulEpilogue.None);
+
+    /// <summary>
+    /// A view of columns columnOffset .. columnOffset + columns of every row of
+    /// <paramref name="source"/> (an F32 [rows, width] activation, or a view of one): no copy, shape
+    /// [rows, columns], <see cref="BackendTensor.RowStride"/> = the source's, <see cref="BackendTensor.ViewOf"/>
+    /// = the source. Writes through the view land in the source. Releasing the view frees nothing; it
+    /// must not be used after its source is released. Only <see cref="Rope"/> (x), <see cref="StoreKv"/>
+    /// (k, v) and <see cref="Attention"/> (q) take views (GPT-2 reads q, k and v straight out of its
+    /// fused qkv product); every other operation rejects one with an <see cref="NnlArgumentException"/>.
+    /// </summary>
+    BackendTensor ColumnView(BackendTensor source, long columnOffset, long columns);
 
     /// <summary>
     /// Rotates x [rows, heads·HeadDim] in place by each row's position (rotate-half layout, see
     /// <see cref="RotaryEmbedding"/>): for pair (i, i + d/2), (a, b) → (a·cos − b·sin, b·cos + a·sin).
+    /// x may be a column view.
     /// </summary>
     void Rope(BackendTensor x, BackendBatch batch, int headCount, RotaryEmbedding rope);
 
     /// <summary>
     /// Writes k and v [rows, KvWidth] into the layer's caches [slots, capacity, KvWidth] at
-    /// (slot, position) of each row.
+    /// (slot, position) of each row. k and v may be column views.
     /// </summary>
     void StoreKv(BackendTensor k, BackendTensor v, BackendTensor kCache, BackendTensor vCache, BackendBatch batch);
 
@@ -112,7 +148,7 @@ public interface IComputeBackend : IDisposable
     /// output[r, h] = Σ_{t≤p} softmax_t(Scale · q[r,h] · kCache[s,t,g]) · vCache[s,t,g] with
     /// g = h / GroupSize, t from <see cref="AttentionShape.FirstVisiblePosition"/>(p) (0 unless a sliding
     /// window is set). Covers prefill (many rows per slot) and decode (one row per slot).
-    /// Call <see cref="StoreKv"/> for the batch first. q and output are [rows, QueryWidth].
+    /// Call <see cref="StoreKv"/> for the batch first. q and output are [rows, QueryWidth]; q may be a column view.
     /// </summary>
     void Attention(BackendTensor q, BackendTensor kCache, BackendTensor vCache, BackendBatch batch, AttentionShape shape, BackendTensor output);
 

@@ -9,7 +9,9 @@ namespace Nnl.Engine.Tests.Kernels;
 /// The same transformer blocks (Llama-style and GPT-2-style), composed from the operation table, on
 /// the CPU backend (the reference engine) and the CUDA backend: a prefill of a ragged two-sequence
 /// batch, then decode steps, compared after every step. Catches what single-operation tests cannot:
-/// layouts that disagree between operations, cache positions, batch bookkeeping.
+/// layouts that disagree between operations, cache positions, batch bookkeeping. The blocks are
+/// composed as the graph builders compose them: residual adds and GPT-2's gelu as MatMul epilogues,
+/// GPT-2's q, k and v as column views of its qkv product.
 /// </summary>
 [Trait("Category", "Gpu")]
 [Collection("Gpu")]
@@ -59,16 +61,13 @@ public class CudaBackendParityTests
         be.StoreKv(k, v, cache.Keys(0), cache.Values(0), batch);
         var attn = T("attn", shape.QueryWidth);
         be.Attention(q, cache.Keys(0), cache.Values(0), batch, shape, attn);
-        var o = T("o", dim);
-        be.MatMul(attn, w["o"], WeightLayout.Linear, null, o);
-        be.Add(x, o, x);
+        be.MatMul(attn, w["o"], WeightLayout.Linear, null, x, MatMulEpilogue.Accumulate);
         be.RmsNorm(x, w["ffn_norm"], 1e-5f, norm);
         var gate = T("gate", ff); var up = T("up", ff);
         be.MatMul(norm, w["gate"], WeightLayout.Linear, null, gate);
         be.MatMul(norm, w["up"], WeightLayout.Linear, null, up);
         be.SiluMul(gate, up, gate);
-        be.MatMul(gate, w["down"], WeightLayout.Linear, null, o);
-        be.Add(x, o, x);
+        be.MatMul(gate, w["down"], WeightLayout.Linear, null, x, MatMulEpilogue.Accumulate);
         return Head(be, w, batch, x, dim);
     }
 
@@ -85,22 +84,15 @@ public class CudaBackendParityTests
         be.LayerNorm(x, w["ln1"], w["ln1_b"], 1e-5f, norm);
         var qkv = T("qkv", 3 * dim);
         be.MatMul(norm, w["c_attn"], WeightLayout.Conv1D, w["c_attn_b"], qkv);
-        var q = T("q", dim); var k = T("k", dim); var v = T("v", dim);
-        be.SliceColumns(qkv, 0, q);
-        be.SliceColumns(qkv, dim, k);
-        be.SliceColumns(qkv, 2 * dim, v);
+        var q = be.ColumnView(qkv, 0, dim); var k = be.ColumnView(qkv, dim, dim); var v = be.ColumnView(qkv, 2 * dim, dim);
         be.StoreKv(k, v, cache.Keys(0), cache.Values(0), batch);
         var attn = T("attn", dim);
         be.Attention(q, cache.Keys(0), cache.Values(0), batch, shape, attn);
-        var proj = T("proj", dim);
-        be.MatMul(attn, w["c_proj"], WeightLayout.Conv1D, w["c_proj_b"], proj);
-        be.Add(x, proj, x);
+        be.MatMul(attn, w["c_proj"], WeightLayout.Conv1D, w["c_proj_b"], x, MatMulEpilogue.Accumulate);
         be.LayerNorm(x, w["ln2"], w["ln2_b"], 1e-5f, norm);
         var fc = T("fc", 4 * dim);
-        be.MatMul(norm, w["c_fc"], WeightLayout.Conv1D, w["c_fc_b"], fc);
-        be.GeluNew(fc, fc);
-        be.MatMul(fc, w["c_proj2"], WeightLayout.Conv1D, w["c_proj2_b"], proj);
-        be.Add(x, proj, x);
+        be.MatMul(norm, w["c_fc"], WeightLayout.Conv1D, w["c_fc_b"], fc, MatMulEpilogue.GeluNew);
+        be.MatMul(fc, w["c_proj2"], WeightLayout.Conv1D, w["c_proj2_b"], x, MatMulEpilogue.Accumulate);
         return Head(be, w, batch, x, dim);
     }
 

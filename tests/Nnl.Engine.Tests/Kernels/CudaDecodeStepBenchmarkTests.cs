@@ -10,7 +10,9 @@ namespace Nnl.Engine.Tests.Kernels;
 /// One resident decode step of a whole model-shaped stack on the CUDA backend: the operations
 /// GPT-2's and Llama's graph builders issue per layer (Gpt2Architecture.Block,
 /// LlamaArchitecture.Block), in their order, with random fp16 weights filled on the device, an
-/// fp32 KV cache holding a 256-token context, then the final norm and the head. Timed with CUDA
+/// fp32 KV cache holding a 256-token context, then the final norm and the head. The fused table:
+/// residual adds ride on the projections (MatMul's Accumulate epilogue), GPT-2's gelu on its fc
+/// (GeluNew epilogue), its q, k and v are column views of the qkv product. Timed with CUDA
 /// events (warm-up, median of repetitions) next to a device-to-device copy in the same run, and
 /// printed for docs/performance.md: weight GB/s, its ratio to the copy (counted read + write, as
 /// bandwidthTest does, and as bytes copied), launches per step and the host's time to queue them.
@@ -124,7 +126,10 @@ public class CudaDecodeStepBenchmarkTests
         var k = A("k", kvWidth);
         var v = A("v", kvWidth);
         var attn = A("attn", m.Hidden);
-        var proj = A("proj", m.Hidden);
+        // GPT-2 reads q, k and v straight out of the qkv product (column views, no copies).
+        var qView = be.ColumnView(qkv, 0, m.Hidden);
+        var kView = be.ColumnView(qkv, m.Hidden, m.Hidden);
+        var vView = be.ColumnView(qkv, 2L * m.Hidden, m.Hidden);
         var up = A("up", m.Ffn);
         var gate = A("gate", m.Ffn);
         var final = A("final", m.Hidden);
@@ -163,30 +168,18 @@ public class CudaDecodeStepBenchmarkTests
                     Mark("LayerNorm");
                     be.MatMul(norm, w["qkv"], WeightLayout.Conv1D, w["qkvb"], qkv);
                     Mark("MatMul qkv");
-                    be.SliceColumns(qkv, 0, q);
-                    Mark("SliceColumns");
-                    be.SliceColumns(qkv, m.Hidden, k);
-                    Mark("SliceColumns");
-                    be.SliceColumns(qkv, 2L * m.Hidden, v);
-                    Mark("SliceColumns");
-                    be.StoreKv(k, v, w["kc"], w["vc"], batch);
+                    be.StoreKv(kView, vView, w["kc"], w["vc"], batch);
                     Mark("StoreKv");
-                    be.Attention(q, w["kc"], w["vc"], batch, shape, attn);
+                    be.Attention(qView, w["kc"], w["vc"], batch, shape, attn);
                     Mark("Attention");
-                    be.MatMul(attn, w["proj"], WeightLayout.Conv1D, w["projb"], proj);
-                    Mark("MatMul proj");
-                    be.Add(x, proj, x);
-                    Mark("Add");
+                    be.MatMul(attn, w["proj"], WeightLayout.Conv1D, w["projb"], x, MatMulEpilogue.Accumulate);
+                    Mark("MatMul proj + residual");
                     be.LayerNorm(x, w["ln2"], w["ln2b"], 1e-5f, norm);
                     Mark("LayerNorm");
-                    be.MatMul(norm, w["fc"], WeightLayout.Conv1D, w["fcb"], up);
-                    Mark("MatMul fc");
-                    be.GeluNew(up, up);
-                    Mark("GeluNew");
-                    be.MatMul(up, w["down"], WeightLayout.Conv1D, w["downb"], proj);
-                    Mark("MatMul down");
-                    be.Add(x, proj, x);
-                    Mark("Add");
+                    be.MatMul(norm, w["fc"], WeightLayout.Conv1D, w["fcb"], up, MatMulEpilogue.GeluNew);
+                    Mark("MatMul fc + gelu");
+                    be.MatMul(up, w["down"], WeightLayout.Conv1D, w["downb"], x, MatMulEpilogue.Accumulate);
+                    Mark("MatMul down + residual");
                 }
                 else
                 {
@@ -206,10 +199,8 @@ public class CudaDecodeStepBenchmarkTests
                     Mark("StoreKv");
                     be.Attention(q, w["kc"], w["vc"], batch, shape, attn);
                     Mark("Attention");
-                    be.MatMul(attn, w["o"], WeightLayout.Linear, null, proj);
-                    Mark("MatMul o");
-                    be.Add(x, proj, x);
-                    Mark("Add");
+                    be.MatMul(attn, w["o"], WeightLayout.Linear, null, x, MatMulEpilogue.Accumulate);
+                    Mark("MatMul o + residual");
                     be.RmsNorm(x, w["ln2"], 1e-5f, norm);
                     Mark("RmsNorm");
                     be.MatMul(norm, w["gate"], WeightLayout.Linear, null, gate);
@@ -218,10 +209,8 @@ public class CudaDecodeStepBenchmarkTests
                     Mark("MatMul up");
                     be.SiluMul(gate, up, gate);
                     Mark("SiluMul");
-                    be.MatMul(gate, w["down"], WeightLayout.Linear, null, proj);
-                    Mark("MatMul down");
-                    be.Add(x, proj, x);
-                    Mark("Add");
+                    be.MatMul(gate, w["down"], WeightLayout.Linear, null, x, MatMulEpilogue.Accumulate);
+                    Mark("MatMul down + residual");
                 }
             }
             if (m.Gpt2) be.LayerNorm(x, lnf, lnfb, 1e-5f, final);
@@ -253,6 +242,9 @@ public class CudaDecodeStepBenchmarkTests
         Assert.All(first, f => Assert.True(float.IsFinite(f)));
         Assert.Equal(first, second);
         Assert.True(first.Distinct().Count() > m.Vocab / 2, "the logits should vary over the vocabulary");
+        // The fused table: a GPT-2 layer is 8 kernels, a Llama layer 13 (no Add, no SliceColumns, no GeluNew);
+        // plus the embedding (GPT-2: token, position, add), the final norm and the head.
+        Assert.Equal((m.Gpt2 ? 3 : 1) + m.Layers * (m.Gpt2 ? 8 : 13) + 2, launches);
 
         string device = NnlDevice.Query(0).Name;
         _output.WriteLine($"{device}, {DateTime.UtcNow:yyyy-MM-dd}: copy {copyReadWriteGBps:F0} GB/s read+write ({copiedGBps:F0} GB/s copied), 1 GiB");
@@ -299,7 +291,7 @@ public class CudaDecodeStepBenchmarkTests
             marks = null;
         }
         foreach (var t in stack.All) be.Release(t);
-        foreach (var t in new[] { x, pos, norm, qkv, q, k, v, attn, proj, up, gate, final, logits }) be.Release(t);
+        foreach (var t in new[] { qView, kView, vView, x, pos, norm, qkv, q, k, v, attn, up, gate, final, logits }) be.Release(t);
     }
 
     /// <summary>Median GPU time (events) and host time to queue the work, after one warm-up.</summary>

@@ -5,8 +5,9 @@ using Nnl.Engine.Runtime.Cuda;
 namespace Nnl.Engine.Tests.Kernels;
 
 /// <summary>
-/// Every matrix-product path (GEMV, tiled GEMM, cuBLAS) × both weight layouts × fp16/bf16/fp32 ×
-/// with and without bias, against the float64 reference on the same rounded weights.
+/// Every matrix-product path (GEMV with each nn.Linear variant, Conv1D GEMV, tiled GEMM, cuBLAS) ×
+/// both weight layouts × fp16/bf16/fp32 × with and without bias × every epilogue (store, accumulate
+/// into a random residual, gelu_new), against the float64 reference on the same rounded weights.
 /// </summary>
 [Trait("Category", "Gpu")]
 [Collection("Gpu")]
@@ -29,6 +30,7 @@ public class CudaMatMulTests
         var rng = new Random(HashCode.Combine(nOut, k, rows, 17));
         var x = KernelData.Uniform(rng, rows * k, 1);
         var xt = h.Activation("x", x, rows, k);
+        var residual = KernelData.Uniform(rng, rows * nOut, 1);
         foreach (var type in GpuHarness.AllTypes)
         {
             var w = KernelData.Uniform(rng, nOut * k, 1, type);
@@ -36,8 +38,15 @@ public class CudaMatMulTests
             var linear = h.Weight("w", w, type, nOut, k);
             var conv1d = h.Weight("w.conv1d", KernelReference.Transpose(w, nOut, k), type, k, nOut);
             var biasTensor = h.Weight("b", bias, type, nOut);
-            var refPlain = KernelReference.Linear(x, rows, k, w, nOut, null, null);
-            var refBias = KernelReference.Linear(x, rows, k, w, nOut, bias, null);
+            // A Conv1D [k, nOut] weight the offload loader stored transposed (nn.Linear's memory): read by the Linear kernels.
+            var conv1dTransposed = h.Backend.WrapDeviceMemory(
+                new TensorInfo("w.conv1d.transposed", GpuHarness.ToTensorDType(type), [k, nOut], "test", 0, linear.ByteCount), ((CudaTensor)linear).Pointer, transposed: true);
+            double[] Reference(bool withBias, MatMulEpilogue epilogue) => epilogue switch
+            {
+                MatMulEpilogue.Accumulate => KernelReference.Linear(x, rows, k, w, nOut, withBias ? bias : null, residual),
+                MatMulEpilogue.GeluNew => KernelReference.Map(KernelReference.Linear(x, rows, k, w, nOut, withBias ? bias : null, null), KernelReference.GeluNew),
+                _ => KernelReference.Linear(x, rows, k, w, nOut, withBias ? bias : null, null),
+            };
             // Every path; the GEMV path with each of its nn.Linear variants (rows per warp, loads in flight).
             var runs = Enum.GetValues<CudaMatMulPath>().SelectMany(p => p == CudaMatMulPath.Gemv
                 ? Enum.GetValues<CudaGemvVariant>().Select(v => (Path: p, Variant: (CudaGemvVariant?)v))
@@ -47,17 +56,20 @@ public class CudaMatMulTests
                 if (path == CudaMatMulPath.Cublas && !h.Backend.UsesCublas) continue;
                 h.Backend.ForcedMatMulPath = path;
                 h.Backend.ForcedGemvVariant = variant;
-                foreach (var (layout, weight) in new[] { (WeightLayout.Linear, linear), (WeightLayout.Conv1D, conv1d) })
+                foreach (var (layout, weight) in new[] { (WeightLayout.Linear, linear), (WeightLayout.Conv1D, conv1d), (WeightLayout.Conv1D, conv1dTransposed) })
                     foreach (bool withBias in new[] { false, true })
-                    {
-                        var y = h.Backend.Allocate("y", TensorDType.F32, rows, nOut);
-                        h.Backend.MatMul(xt, weight, layout, withBias ? biasTensor : null, y);
-                        h.Check(h.Download(y), withBias ? refBias : refPlain, MaxNmse,
-                            $"{path} {variant} {layout} {type} bias={withBias} x[{rows},{k}] -> [{rows},{nOut}]");
-                        h.Backend.Release(y);
-                    }
+                        foreach (var epilogue in Enum.GetValues<MatMulEpilogue>())
+                        {
+                            // Accumulate adds into what y holds (the residual); the others must overwrite it.
+                            var y = h.Activation("y", epilogue == MatMulEpilogue.Accumulate ? residual : KernelData.Uniform(rng, rows * nOut, 100), rows, nOut);
+                            h.Backend.MatMul(xt, weight, layout, withBias ? biasTensor : null, y, epilogue);
+                            h.Check(h.Download(y), Reference(withBias, epilogue), MaxNmse,
+                                $"{path} {variant} {weight.Name} {layout} {type} bias={withBias} {epilogue} x[{rows},{k}] -> [{rows},{nOut}]");
+                            h.Backend.Release(y);
+                        }
             }
             h.Backend.ForcedGemvVariant = null;
+            h.Backend.Release(conv1dTransposed);
             h.Backend.Release(linear);
             h.Backend.Release(conv1d);
             h.Backend.Release(biasTensor);
@@ -77,12 +89,20 @@ public class CudaMatMulTests
         var xt = h.Activation("x", x, rows, k);
         var wt = h.Weight("w", w, KernelDType.F16, n, k);
         var bt = h.Weight("b", bias, KernelDType.F32, n);
+        var residual = KernelData.Uniform(rng, rows * n, 1);
+        var plain = KernelReference.Linear(x, rows, k, w, n, bias, null);
         foreach (var path in new[] { CudaMatMulPath.Gemv, CudaMatMulPath.Gemm })
         {
             h.Backend.ForcedMatMulPath = path;
             var y = h.Backend.Allocate("y", TensorDType.F32, rows, n);
             h.Backend.MatMul(xt, wt, WeightLayout.Linear, bt, y);
-            h.Check(h.Download(y), KernelReference.Linear(x, rows, k, w, n, bias, null), MaxNmse, $"{path} F16 weight + F32 bias");
+            h.Check(h.Download(y), plain, MaxNmse, $"{path} F16 weight + F32 bias");
+            // The separate bias comes before gelu and after the accumulated product.
+            h.Backend.MatMul(xt, wt, WeightLayout.Linear, bt, y, MatMulEpilogue.GeluNew);
+            h.Check(h.Download(y), KernelReference.Map(plain, KernelReference.GeluNew), MaxNmse, $"{path} F16 weight + F32 bias, gelu_new");
+            h.Backend.Upload(y, KernelData.ToFloats(residual));
+            h.Backend.MatMul(xt, wt, WeightLayout.Linear, bt, y, MatMulEpilogue.Accumulate);
+            h.Check(h.Download(y), KernelReference.Linear(x, rows, k, w, n, bias, residual), MaxNmse, $"{path} F16 weight + F32 bias, accumulate");
         }
         h.AssertAll();
     }
@@ -98,5 +118,16 @@ public class CudaMatMulTests
         var e = Assert.Throws<NnlArgumentException>(() => h.Backend.MatMul(xt, wt, WeightLayout.Linear, null, y));
         Assert.Contains("blk.0.w", e.Message);
         h.Backend.MatMul(xt, wt, WeightLayout.Conv1D, null, y); // [in, out] = [8, 5] is right for Conv1D
+        // Accumulating needs an output of the product's shape too (it is the addend).
+        var narrow = h.Backend.Allocate("residual", TensorDType.F32, 2, 4);
+        e = Assert.Throws<NnlArgumentException>(() => h.Backend.MatMul(xt, wt, WeightLayout.Conv1D, null, narrow, MatMulEpilogue.Accumulate));
+        Assert.Contains("residual", e.Message);
+        // A column view is no MatMul operand.
+        var wide = h.Backend.Allocate("wide", TensorDType.F32, 2, 16);
+        var view = h.Backend.ColumnView(wide, 8, 8);
+        e = Assert.Throws<NnlArgumentException>(() => h.Backend.MatMul(view, wt, WeightLayout.Conv1D, null, y));
+        Assert.Contains("column view", e.Message);
+        e = Assert.Throws<NnlArgumentException>(() => h.Backend.MatMul(xt, wt, WeightLayout.Conv1D, null, h.Backend.ColumnView(wide, 3, 5)));
+        Assert.Contains("column view", e.Message);
     }
 }

@@ -59,8 +59,8 @@ public sealed partial class Gpt2Architecture : IModelArchitecture
                 expect.Require("ffn_down", b + "mlp.c_proj.weight", inner, h) with { ProductLayout = WeightLayout.Conv1D },
                 expect.Require("ffn_down_bias", b + "mlp.c_proj.bias", h),
             };
-            // Temporaries per row: norm, qkv, q, k, v, attention, projection, norm 2, MLP up, MLP down.
-            var perRow = 4 * (h + 3 * h + 3 * h + h + h + h + inner + h);
+            // Temporaries per row: norm, qkv (q, k and v are views of it), attention, norm 2, MLP up.
+            var perRow = 4 * (h + 3 * h + h + h + inner);
             nodes.Add(new ComputationNode(nodes.Count, ComputationNodeKind.TransformerBlock, $"blk.{l}", l, w,
                 new[] { Hidden(l) }, new[] { Hidden(l + 1) },
                 new NodeWorkspace(perRow, 4L * config.HeadCount), 4 * h, 2 * 4 * h));
@@ -121,40 +121,36 @@ public sealed partial class Gpt2Architecture : IModelArchitecture
         }
     }
 
+    /// <summary>
+    /// Eight operations: LayerNorm, QKV, StoreKv, Attention (q, k and v read as column views of the
+    /// qkv product), out-projection added into the residual stream, LayerNorm, fc with gelu_new fused,
+    /// projection added into the residual stream. The block's input becomes its output in place
+    /// (nothing else reads it), so the residual adds need no copy.
+    /// </summary>
     private void Block(ComputationNode node, NodeWeights w, ForwardContext ctx)
     {
         var be = ctx.Backend;
         var l = node.Layer;
-        var x = ctx.Get(node.Inputs[0]);
-        var h = x.Columns;
+        var y = ctx.Take(node.Inputs[0]);
+        ctx.Set(node.Outputs[0], y);
+        var h = y.Columns;
 
         var norm = ctx.Temporary($"blk.{l}.attn_norm", h);
-        be.LayerNorm(x, w["attn_norm"], w["attn_norm_bias"], _epsilon, norm);
+        be.LayerNorm(y, w["attn_norm"], w["attn_norm_bias"], _epsilon, norm);
         var qkv = ctx.Temporary($"blk.{l}.qkv", 3 * h);
         be.MatMul(norm, w["attn_qkv"], WeightLayout.Conv1D, w["attn_qkv_bias"], qkv);
-        var q = ctx.Temporary($"blk.{l}.q", h);
-        var k = ctx.Temporary($"blk.{l}.k", h);
-        var v = ctx.Temporary($"blk.{l}.v", h);
-        be.SliceColumns(qkv, 0, q);
-        be.SliceColumns(qkv, h, k);
-        be.SliceColumns(qkv, 2 * h, v);
+        var q = be.ColumnView(qkv, 0, h);
+        var k = be.ColumnView(qkv, h, h);
+        var v = be.ColumnView(qkv, 2 * h, h);
         be.StoreKv(k, v, ctx.Cache.Keys(l), ctx.Cache.Values(l), ctx.Batch);
         var attn = ctx.Temporary($"blk.{l}.attn", h);
         be.Attention(q, ctx.Cache.Keys(l), ctx.Cache.Values(l), ctx.Batch, _attention, attn);
-        var proj = ctx.Temporary($"blk.{l}.attn_out", h);
-        be.MatMul(attn, w["attn_output"], WeightLayout.Conv1D, w["attn_output_bias"], proj);
-
-        var y = ctx.Allocate(node.Outputs[0], h);
-        be.Add(x, proj, y);
+        be.MatMul(attn, w["attn_output"], WeightLayout.Conv1D, w["attn_output_bias"], y, MatMulEpilogue.Accumulate);
 
         var norm2 = ctx.Temporary($"blk.{l}.ffn_norm", h);
         be.LayerNorm(y, w["ffn_norm"], w["ffn_norm_bias"], _epsilon, norm2);
         var up = ctx.Temporary($"blk.{l}.ffn_up", w["ffn_up"].Columns);
-        be.MatMul(norm2, w["ffn_up"], WeightLayout.Conv1D, w["ffn_up_bias"], up);
-        be.GeluNew(up, up);
-        var down = ctx.Temporary($"blk.{l}.ffn_down", h);
-        be.MatMul(up, w["ffn_down"], WeightLayout.Conv1D, w["ffn_down_bias"], down);
-        be.Add(y, down, y);
-        ctx.Set(node.Outputs[0], y);
+        be.MatMul(norm2, w["ffn_up"], WeightLayout.Conv1D, w["ffn_up_bias"], up, MatMulEpilogue.GeluNew);
+        be.MatMul(up, w["ffn_down"], WeightLayout.Conv1D, w["ffn_down_bias"], y, MatMulEpilogue.Accumulate);
     }
 }

@@ -59,8 +59,8 @@ public sealed partial class LlamaArchitecture : IModelArchitecture
                 expect.RequireIf(c.MlpBias, "ffn_up_bias", b + "mlp.up_proj.bias", inter),
                 expect.Require("ffn_down", b + "mlp.down_proj.weight", h, inter),
                 expect.RequireIf(c.MlpBias, "ffn_down_bias", b + "mlp.down_proj.bias", h));
-            // Temporaries per row: norm, q, k, v, attention, projection, norm 2, gate, up, down.
-            var perRow = 4 * (h + qw + kw + kw + qw + h + h + inter + inter + h);
+            // Temporaries per row: norm, q, k, v, attention, norm 2, gate, up.
+            var perRow = 4 * (h + qw + kw + kw + qw + h + inter + inter);
             nodes.Add(new ComputationNode(nodes.Count, ComputationNodeKind.TransformerBlock, $"blk.{l}", l, w,
                 new[] { Hidden(l) }, new[] { Hidden(l + 1) },
                 new NodeWorkspace(perRow, 4L * c.HeadCount), 4 * h, 2 * 4 * kw));
@@ -113,16 +113,21 @@ public sealed partial class LlamaArchitecture : IModelArchitecture
         }
     }
 
+    /// <summary>
+    /// The output and down projections add into the residual stream (MatMul's Accumulate epilogue):
+    /// the block's input becomes its output in place (nothing else reads it), no Add kernels.
+    /// </summary>
     private void Block(ComputationNode node, NodeWeights w, ForwardContext ctx)
     {
         var be = ctx.Backend;
         var l = node.Layer;
-        var x = ctx.Get(node.Inputs[0]);
-        var h = x.Columns;
+        var y = ctx.Take(node.Inputs[0]);
+        ctx.Set(node.Outputs[0], y);
+        var h = y.Columns;
         var a = _attention;
 
         var norm = ctx.Temporary($"blk.{l}.attn_norm", h);
-        be.RmsNorm(x, w["attn_norm"], _epsilon, norm);
+        be.RmsNorm(y, w["attn_norm"], _epsilon, norm);
         var q = ctx.Temporary($"blk.{l}.q", a.QueryWidth);
         var k = ctx.Temporary($"blk.{l}.k", a.KvWidth);
         var v = ctx.Temporary($"blk.{l}.v", a.KvWidth);
@@ -134,11 +139,7 @@ public sealed partial class LlamaArchitecture : IModelArchitecture
         be.StoreKv(k, v, ctx.Cache.Keys(l), ctx.Cache.Values(l), ctx.Batch);
         var attn = ctx.Temporary($"blk.{l}.attn", a.QueryWidth);
         be.Attention(q, ctx.Cache.Keys(l), ctx.Cache.Values(l), ctx.Batch, a, attn);
-        var proj = ctx.Temporary($"blk.{l}.attn_out", h);
-        be.MatMul(attn, w["attn_output"], WeightLayout.Linear, w.Optional("attn_output_bias"), proj);
-
-        var y = ctx.Allocate(node.Outputs[0], h);
-        be.Add(x, proj, y);
+        be.MatMul(attn, w["attn_output"], WeightLayout.Linear, w.Optional("attn_output_bias"), y, MatMulEpilogue.Accumulate);
 
         var norm2 = ctx.Temporary($"blk.{l}.ffn_norm", h);
         be.RmsNorm(y, w["ffn_norm"], _epsilon, norm2);
@@ -147,9 +148,6 @@ public sealed partial class LlamaArchitecture : IModelArchitecture
         be.MatMul(norm2, w["ffn_gate"], WeightLayout.Linear, w.Optional("ffn_gate_bias"), gate);
         be.MatMul(norm2, w["ffn_up"], WeightLayout.Linear, w.Optional("ffn_up_bias"), up);
         be.SiluMul(gate, up, gate);
-        var down = ctx.Temporary($"blk.{l}.ffn_down", h);
-        be.MatMul(gate, w["ffn_down"], WeightLayout.Linear, w.Optional("ffn_down_bias"), down);
-        be.Add(y, down, y);
-        ctx.Set(node.Outputs[0], y);
+        be.MatMul(gate, w["ffn_down"], WeightLayout.Linear, w.Optional("ffn_down_bias"), y, MatMulEpilogue.Accumulate);
     }
 }

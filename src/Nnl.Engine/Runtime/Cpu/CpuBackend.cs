@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using Nnl.Engine.Models;
 
 namespace Nnl.Engine.Runtime.Cpu;
@@ -42,8 +43,8 @@ public sealed class CpuBackend : IComputeBackend
     public void Release(BackendTensor tensor)
     {
         if (tensor is CpuTensor { Released: true }) throw new InvalidOperationException($"{tensor.Name} was released twice.");
-        var t = Cpu(tensor);
-        Track(-t.ByteCount);
+        var t = CpuOrView(tensor);
+        if (t.ViewOf is null) Track(-t.ByteCount); // a view owns nothing
         t.Release();
     }
 
@@ -133,7 +134,8 @@ public sealed class CpuBackend : IComputeBackend
         }
     }
 
-    public void MatMul(BackendTensor x, BackendTensor weight, WeightLayout layout, BackendTensor? bias, BackendTensor output)
+    public void MatMul(BackendTensor x, BackendTensor weight, WeightLayout layout, BackendTensor? bias, BackendTensor output,
+        MatMulEpilogue epilogue = MatMulEpilogue.None)
     {
         var a = Cpu(x);
         var w = Cpu(weight);
@@ -148,6 +150,7 @@ public sealed class CpuBackend : IComputeBackend
         var outFeatures = (int)wOut;
         var biasData = bias is null ? null : Cpu(bias).Data;
         if (biasData is not null && biasData.Length != outFeatures) throw new ArgumentException($"MatMul: bias {bias!.Name} has {biasData.Length} values for {outFeatures} outputs.");
+        if (!Enum.IsDefined(epilogue)) throw new NnlArgumentException(nameof(epilogue), $"MatMul: unknown epilogue {epilogue}.");
 
         var xd = a.Data;
         var wd = w.Data;
@@ -167,7 +170,15 @@ public sealed class CpuBackend : IComputeBackend
                     for (var o = o0; o < o1; o++)
                     {
                         var dot = TensorPrimitives.Dot(xr, new ReadOnlySpan<float>(wd, o * inFeatures, inFeatures));
-                        yd[r * outFeatures + o] = dot + (biasData is null ? 0f : biasData[o]);
+                        var s = dot + (biasData is null ? 0f : biasData[o]);
+                        ref var yo = ref yd[r * outFeatures + o];
+                        // The same arithmetic, in the same order, as MatMul then Add / GeluNew.
+                        yo = epilogue switch
+                        {
+                            MatMulEpilogue.Accumulate => yo + s,
+                            MatMulEpilogue.GeluNew => Gelu(s),
+                            _ => s,
+                        };
                     }
                 }
             });
@@ -175,28 +186,43 @@ public sealed class CpuBackend : IComputeBackend
         else
         {
             // Conv1D [in, out]: y[r, o0..o1] = Σ_i x[r, i] · W[i, o0..o1].
-            Parallel.For(0, blocks, Parallelism, bi =>
+            // An epilogue other than None sums into a block-sized scratch row first, then applies it.
+            Parallel.For(0, blocks, Parallelism, () => epilogue == MatMulEpilogue.None ? null : new float[block], (bi, _, scratch) =>
             {
                 var o0 = bi * block;
                 var width = Math.Min(outFeatures, o0 + block) - o0;
                 for (var r = 0; r < rows; r++)
                 {
                     var yr = new Span<float>(yd, r * outFeatures + o0, width);
-                    if (biasData is null) yr.Clear();
-                    else biasData.AsSpan(o0, width).CopyTo(yr);
+                    var sr = scratch is null ? yr : scratch.AsSpan(0, width);
+                    if (biasData is null) sr.Clear();
+                    else biasData.AsSpan(o0, width).CopyTo(sr);
                     for (var i = 0; i < inFeatures; i++)
                     {
                         var xv = xd[r * inFeatures + i];
-                        TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(wd, i * outFeatures + o0, width), xv, yr, yr);
+                        TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(wd, i * outFeatures + o0, width), xv, sr, sr);
                     }
+                    if (epilogue == MatMulEpilogue.Accumulate) TensorPrimitives.Add(yr, sr, yr);
+                    else if (epilogue == MatMulEpilogue.GeluNew)
+                        for (var j = 0; j < width; j++) yr[j] = Gelu(sr[j]);
                 }
-            });
+                return scratch;
+            }, _ => { });
         }
+    }
+
+    public BackendTensor ColumnView(BackendTensor source, long columnOffset, long columns)
+    {
+        var s = CpuOrView(source);
+        if (s.Shape.Length != 2) throw new NnlArgumentException(nameof(source), $"ColumnView: {s} is not a [rows, columns] activation.");
+        if (columnOffset < 0 || columns <= 0 || columnOffset + columns > s.Columns)
+            throw new NnlArgumentException(nameof(columnOffset), $"ColumnView: columns {columnOffset}..{columnOffset + columns} are outside {s.Name} ({s.Columns} columns).");
+        return new CpuTensor(s, columnOffset, columns);
     }
 
     public void Rope(BackendTensor x, BackendBatch batch, int headCount, RotaryEmbedding rope)
     {
-        var a = Cpu(x);
+        var a = CpuOrView(x);
         RequireRows(a, batch.RowCount);
         RequireColumns(a, (long)headCount * rope.HeadDim, "rotary input");
         var half = rope.RotaryDim / 2;
@@ -229,8 +255,8 @@ public sealed class CpuBackend : IComputeBackend
 
     public void StoreKv(BackendTensor k, BackendTensor v, BackendTensor kCache, BackendTensor vCache, BackendBatch batch)
     {
-        var kk = Cpu(k);
-        var vv = Cpu(v);
+        var kk = CpuOrView(k);
+        var vv = CpuOrView(v);
         var kc = Cpu(kCache);
         var vc = Cpu(vCache);
         var (slots, capacity, width) = CacheShape(kc);
@@ -250,7 +276,7 @@ public sealed class CpuBackend : IComputeBackend
 
     public void Attention(BackendTensor q, BackendTensor kCache, BackendTensor vCache, BackendBatch batch, AttentionShape shape, BackendTensor output)
     {
-        var qq = Cpu(q);
+        var qq = CpuOrView(q);
         var kc = Cpu(kCache);
         var vc = Cpu(vCache);
         var y = Cpu(output);
@@ -268,7 +294,7 @@ public sealed class CpuBackend : IComputeBackend
             var s = batch.Host.Slots[r];
             var first = shape.FirstVisiblePosition(batch.Host.Positions[r]);
             var context = batch.Host.Positions[r] + 1 - first;
-            var qh = new ReadOnlySpan<float>(qq.Data, r * shape.QueryWidth + h * d, d);
+            var qh = new ReadOnlySpan<float>(qq.Data, qq.Offset + (int)(r * qq.RowStride) + h * d, d);
             var baseAt = ((long)s * capacity + first) * width + (long)g * d;
             for (var t = 0; t < context; t++)
                 scores[t] = shape.Scale * TensorPrimitives.Dot(qh, new ReadOnlySpan<float>(kc.Data, (int)(baseAt + (long)t * width), d));
@@ -295,12 +321,14 @@ public sealed class CpuBackend : IComputeBackend
         var a = Cpu(x).Data;
         var y = Cpu(output).Data;
         if (a.Length != y.Length) throw new ArgumentException("GeluNew: shapes differ.");
+        for (var i = 0; i < a.Length; i++) y[i] = Gelu(a[i]);
+    }
+
+    /// <summary>gelu_new of one value (the operation and MatMul's epilogue share it, so they agree bit for bit).</summary>
+    private static float Gelu(float v)
+    {
         const float c = 0.7978845608028654f; // sqrt(2 / pi)
-        for (var i = 0; i < a.Length; i++)
-        {
-            var v = a[i];
-            y[i] = 0.5f * v * (1f + MathF.Tanh(c * (v + 0.044715f * v * v * v)));
-        }
+        return 0.5f * v * (1f + MathF.Tanh(c * (v + 0.044715f * v * v * v)));
     }
 
     public void SiluMul(BackendTensor gate, BackendTensor up, BackendTensor output)
@@ -357,7 +385,17 @@ public sealed class CpuBackend : IComputeBackend
         while (now > (peak = Interlocked.Read(ref _peakBytes)) && Interlocked.CompareExchange(ref _peakBytes, now, peak) != peak) { }
     }
 
-    private static CpuTensor Cpu(BackendTensor t)
+    /// <summary>A whole tensor of this backend (a column view is rejected: the operation reads Data densely).</summary>
+    private static CpuTensor Cpu(BackendTensor t, [CallerMemberName] string operation = "")
+    {
+        var c = CpuOrView(t);
+        if (c.ViewOf is not null)
+            throw new NnlArgumentException("tensor", $"{operation}: {c.Name} is a column view; only Rope, StoreKv and Attention take views (SliceColumns copies columns out).");
+        return c;
+    }
+
+    /// <summary>A tensor of this backend, whole or a column view (<see cref="CpuTensor.Row"/> honours both).</summary>
+    private static CpuTensor CpuOrView(BackendTensor t)
     {
         if (t is not CpuTensor c) throw new ArgumentException($"{t.Name} does not belong to the CPU backend.");
         if (c.Released) throw new ObjectDisposedException(c.Name, $"{c.Name} was released.");

@@ -221,6 +221,7 @@ public sealed class CudaBackend : IComputeBackend
     public unsafe void DownloadBytes(BackendTensor source, Span<byte> destination)
     {
         var t = Own(source, "DownloadBytes");
+        if (t.ViewOf is not null) throw Bad("DownloadBytes", "source", $"{t} is a column view; download its source");
         if (destination.Length != t.ByteCount)
             throw new NnlArgumentException(nameof(destination), $"Download of {t}: room for {destination.Length} bytes, {t.ByteCount} needed");
         fixed (byte* d = destination) CudaCopy.DeviceToHost((IntPtr)d, t.Pointer, t.ByteCount, Stream);
@@ -313,7 +314,8 @@ public sealed class CudaBackend : IComputeBackend
             xt.Pointer, w.Pointer, y.Pointer, (int)xt.Rows, (int)xt.Columns, epsilon);
     }
 
-    public void MatMul(BackendTensor x, BackendTensor weight, WeightLayout layout, BackendTensor? bias, BackendTensor output)
+    public void MatMul(BackendTensor x, BackendTensor weight, WeightLayout layout, BackendTensor? bias, BackendTensor output,
+        MatMulEpilogue epilogue = MatMulEpilogue.None)
     {
         var xt = F32(x, "MatMul", "x");
         var w = Weight(weight, "MatMul", "weight");
@@ -329,11 +331,19 @@ public sealed class CudaBackend : IComputeBackend
         ExpectShape("MatMul", "output", y, rows, n);
         var b = bias is null ? null : Weight(bias, "MatMul", "bias");
         if (b is not null) ExpectElements("MatMul", "bias", b, n);
+        if (!Enum.IsDefined(epilogue)) throw Bad("MatMul", "epilogue", $"unknown epilogue {epilogue}");
 
         var path = ForcedMatMulPath ?? (rows <= GemvMaxRows ? CudaMatMulPath.Gemv : _cublas is not null ? CudaMatMulPath.Cublas : CudaMatMulPath.Gemm);
         if (path == CudaMatMulPath.Cublas && _cublas is null) path = CudaMatMulPath.Gemm;
         bool fuse = path != CudaMatMulPath.Cublas && (b is null || b.DType == w.DType);
         ulong biasPointer = fuse && b is not null ? b.Pointer : 0UL;
+        // Our kernels apply the epilogue after their bias (kernels/nnl_common.cuh, nnl_store_epilogue);
+        // gelu_new must see the bias, so where the bias is added separately, or cuBLAS computes the
+        // product (it accumulates through beta but has no gelu), gelu runs as its own kernel after.
+        bool biasLater = !fuse && b is not null;
+        bool geluLater = epilogue == MatMulEpilogue.GeluNew && (biasLater || path == CudaMatMulPath.Cublas);
+        int kernelEpilogue = (int)(geluLater ? MatMulEpilogue.None : epilogue);
+        float beta = epilogue == MatMulEpilogue.Accumulate ? 1f : 0f;
         switch (path)
         {
             case CudaMatMulPath.Gemv when layout == WeightLayout.Linear:
@@ -341,7 +351,7 @@ public sealed class CudaBackend : IComputeBackend
                 var variant = ForcedGemvVariant ?? ChooseGemv(n, k);
                 int rowsPerBlock = 8 * GemvRowsPerWarp(variant);
                 Launch(_gemv[(int)variant].For(w.DType), (uint)Math.Min((n + rowsPerBlock - 1) / rowsPerBlock, 1 << 20), Threads,
-                    w.Pointer, xt.Pointer, biasPointer, y.Pointer, n, k, rows, 0);
+                    w.Pointer, xt.Pointer, biasPointer, y.Pointer, n, k, rows, kernelEpilogue);
                 break;
             }
             case CudaMatMulPath.Gemv:
@@ -353,20 +363,20 @@ public sealed class CudaBackend : IComputeBackend
                 splits = (k + rowsPerSplit - 1) / rowsPerSplit;
                 ulong partial = Scratch((long)splits * rows * n * sizeof(float));
                 Launch(_gemvConv1D.For(w.DType), ((uint)colBlocks, (uint)splits, 1), (Threads, 1, 1),
-                    w.Pointer, xt.Pointer, biasPointer, y.Pointer, partial, SplitCounters(colBlocks), n, k, rows, rowsPerSplit, 0);
+                    w.Pointer, xt.Pointer, biasPointer, y.Pointer, partial, SplitCounters(colBlocks), n, k, rows, rowsPerSplit, kernelEpilogue);
                 break;
             }
             case CudaMatMulPath.Gemm:
                 Launch((layout == WeightLayout.Linear ? _gemm : _gemmConv1D).For(w.DType),
                     ((uint)((n + 63) / 64), (uint)Math.Min((rows + 63) / 64, 65535), 1), (Threads, 1, 1),
-                    xt.Pointer, w.Pointer, biasPointer, y.Pointer, rows, n, k, 0);
+                    xt.Pointer, w.Pointer, biasPointer, y.Pointer, rows, n, k, kernelEpilogue);
                 break;
             case CudaMatMulPath.Cublas:
             {
                 var type = CublasType(w.DType);
                 if (w.DType == TensorDType.F32)
                 {
-                    _cublas!.MatMul(Stream, xt.Pointer, type, w.Pointer, type, layout == WeightLayout.Linear, y.Pointer, Cublas.DataType.F32, rows, n, k);
+                    _cublas!.MatMul(Stream, xt.Pointer, type, w.Pointer, type, layout == WeightLayout.Linear, y.Pointer, Cublas.DataType.F32, rows, n, k, beta);
                     break;
                 }
                 // cuBLAS takes A and B of one type. Rounding the activations to fp16/bf16 would cost
@@ -375,17 +385,26 @@ public sealed class CudaBackend : IComputeBackend
                 ulong hi = Scratch(count * 4), lo = hi + (ulong)(count * 2);
                 Launch(_split.For(w.DType), Blocks(count), Threads,
                     xt.Pointer, hi, lo, (ulong)count);
-                _cublas!.MatMul(Stream, hi, type, w.Pointer, type, layout == WeightLayout.Linear, y.Pointer, Cublas.DataType.F32, rows, n, k);
+                _cublas!.MatMul(Stream, hi, type, w.Pointer, type, layout == WeightLayout.Linear, y.Pointer, Cublas.DataType.F32, rows, n, k, beta);
                 _cublas.MatMul(Stream, lo, type, w.Pointer, type, layout == WeightLayout.Linear, y.Pointer, Cublas.DataType.F32, rows, n, k, beta: 1f);
                 break;
             }
         }
-        if (!fuse && b is not null) AddBias(y, b);
+        if (biasLater) AddBias(y, b!);
+        if (geluLater) Launch(_gelu.Plain, Blocks(y.ElementCount), Threads, y.Pointer, y.Pointer, (ulong)y.ElementCount);
+    }
+
+    public BackendTensor ColumnView(BackendTensor source, long columnOffset, long columns)
+    {
+        var src = F32OrView(source, "ColumnView", "source");
+        if (columnOffset < 0 || columns <= 0 || columnOffset + columns > src.Columns)
+            throw Bad("ColumnView", "columnOffset", $"columns {columnOffset}..{columnOffset + columns} are outside {src}");
+        return new CudaTensor(src, columnOffset, columns);
     }
 
     public void Rope(BackendTensor x, BackendBatch batch, int headCount, RotaryEmbedding rope)
     {
-        var xt = F32(x, "Rope", "x");
+        var xt = F32OrView(x, "Rope", "x");
         var b = Batch(batch);
         if (xt.Rows != b.RowCount) throw Bad("Rope", "x", $"{xt} has {xt.Rows} rows for a batch of {b.RowCount}");
         if ((long)headCount * rope.HeadDim > xt.Columns) throw Bad("Rope", "x", $"{xt} is narrower than {headCount} heads of {rope.HeadDim}");
@@ -394,13 +413,13 @@ public sealed class CudaBackend : IComputeBackend
         long pairs = (long)b.RowCount * headCount * (rope.RotaryDim / 2);
         if (pairs == 0) return;
         Launch(_rope.Plain, Blocks(pairs), Threads,
-            xt.Pointer, b.Positions, freq, b.RowCount, headCount, rope.HeadDim, rope.RotaryDim, (int)xt.Columns, rope.AttentionFactor);
+            xt.Pointer, b.Positions, freq, b.RowCount, headCount, rope.HeadDim, rope.RotaryDim, (int)xt.RowStride, rope.AttentionFactor);
     }
 
     public void StoreKv(BackendTensor k, BackendTensor v, BackendTensor kCache, BackendTensor vCache, BackendBatch batch)
     {
-        var kt = F32(k, "StoreKv", "k");
-        var vt = F32(v, "StoreKv", "v");
+        var kt = F32OrView(k, "StoreKv", "k");
+        var vt = F32OrView(v, "StoreKv", "v");
         var kc = Cache(kCache, "StoreKv", "kCache");
         var vc = Cache(vCache, "StoreKv", "vCache");
         var b = Batch(batch);
@@ -409,12 +428,12 @@ public sealed class CudaBackend : IComputeBackend
         if (!vc.Shape.SequenceEqual(kc.Shape) || vc.DType != kc.DType) throw Bad("StoreKv", "vCache", $"{vc} differs from {kc}");
         int kvDim = (int)kc.Shape[2];
         Launch(_kvAppend.For(kc.DType), Blocks((long)b.RowCount * kvDim), Threads,
-            kt.Pointer, vt.Pointer, kc.Pointer, vc.Pointer, b.Positions, b.Slots, b.RowCount, kvDim, kvDim, (int)kc.Shape[1]);
+            kt.Pointer, vt.Pointer, kc.Pointer, vc.Pointer, b.Positions, b.Slots, b.RowCount, kvDim, (int)kt.RowStride, (int)kc.Shape[1], (int)vt.RowStride);
     }
 
     public void Attention(BackendTensor q, BackendTensor kCache, BackendTensor vCache, BackendBatch batch, AttentionShape shape, BackendTensor output)
     {
-        var qt = F32(q, "Attention", "q");
+        var qt = F32OrView(q, "Attention", "q");
         var kc = Cache(kCache, "Attention", "kCache");
         var vc = Cache(vCache, "Attention", "vCache");
         var y = F32(output, "Attention", "output");
@@ -443,13 +462,13 @@ public sealed class CudaBackend : IComputeBackend
             ulong partial = Scratch((long)rows * heads * splits * (hd + 2) * sizeof(float));
             Launch(_attentionDecode.For(kc.DType), ((uint)splits, (uint)heads, (uint)rows), (128, 1, 1),
                 qt.Pointer, kc.Pointer, vc.Pointer, y.Pointer, partial, SplitCounters(rows * heads), b.Positions, b.Slots,
-                heads, kvHeads, hd, (int)qt.Columns, capacity, splitLen, window, shape.Scale);
+                heads, kvHeads, hd, (int)qt.RowStride, capacity, splitLen, window, shape.Scale);
         }
         else
         {
             long warps = (long)rows * heads;
             Launch(_attentionPrefill.For(kc.DType), (uint)Math.Min((warps + 3) / 4, int.MaxValue), 128,
-                qt.Pointer, kc.Pointer, vc.Pointer, y.Pointer, b.Positions, b.Slots, rows, heads, kvHeads, hd, (int)qt.Columns, capacity, window, shape.Scale);
+                qt.Pointer, kc.Pointer, vc.Pointer, y.Pointer, b.Positions, b.Slots, rows, heads, kvHeads, hd, (int)qt.RowStride, capacity, window, shape.Scale);
         }
     }
 
@@ -609,11 +628,20 @@ public sealed class CudaBackend : IComputeBackend
     {
         if (tensor is not CudaTensor t || t.Backend != this)
             throw new NnlArgumentException("tensor", $"{operation}: {tensor} does not belong to {Name}");
-        if (t.Pointer == 0) throw new NnlArgumentException("tensor", $"{operation}: {tensor} was released");
+        if (!t.Live) throw new NnlArgumentException("tensor", $"{operation}: {tensor} {(t.Pointer == 0 ? "was released" : "is a view of a released tensor")}");
         return t;
     }
 
     private CudaTensor F32(BackendTensor tensor, string operation, string parameter)
+    {
+        var t = F32OrView(tensor, operation, parameter);
+        if (t.ViewOf is not null)
+            throw Bad(operation, parameter, $"{t} is a column view; only Rope, StoreKv and Attention take views (SliceColumns copies columns out)");
+        return t;
+    }
+
+    /// <summary>An F32 [rows, columns] tensor, whole or a column view (the kernel takes a row stride).</summary>
+    private CudaTensor F32OrView(BackendTensor tensor, string operation, string parameter)
     {
         var t = Own(tensor, operation);
         if (t.DType != TensorDType.F32) throw Bad(operation, parameter, $"{t} must be F32");
@@ -624,6 +652,7 @@ public sealed class CudaBackend : IComputeBackend
     private CudaTensor Weight(BackendTensor tensor, string operation, string parameter)
     {
         var t = Own(tensor, operation);
+        if (t.ViewOf is not null) throw Bad(operation, parameter, $"{t} is a column view; weights must be whole tensors");
         Suffix(t.DType);
         return t;
     }

@@ -4,7 +4,8 @@ namespace Nnl.Engine.Runtime.Cuda;
 
 /// <summary>
 /// A tensor in device memory: a device pointer and the allocation that owns it (null when the
-/// memory belongs to someone else, e.g. the offload scheduler's weight buffers).
+/// memory belongs to someone else, e.g. the offload scheduler's weight buffers). A column view
+/// (<see cref="CudaBackend.ColumnView"/>) points into its source's memory and owns nothing.
 /// </summary>
 public sealed class CudaTensor : BackendTensor
 {
@@ -16,6 +17,24 @@ public sealed class CudaTensor : BackendTensor
         Owner = owner;
         StoredTransposed = storedTransposed;
     }
+
+    /// <summary>A view of columns offset .. offset + columns of every row of <paramref name="source"/> (F32).</summary>
+    internal CudaTensor(CudaTensor source, long offset, long columns)
+        : base($"{source.Name}[:, {offset}..{offset + columns}]", TensorDType.F32, new[] { source.Rows, columns })
+    {
+        Backend = source.Backend;
+        Pointer = source.Pointer + (ulong)(offset * sizeof(float));
+        Owner = null;
+        Source = source;
+        ViewOf = source;
+        RowStride = source.RowStride;
+    }
+
+    /// <summary>The tensor a view points into, or null.</summary>
+    internal CudaTensor? Source { get; }
+
+    /// <summary>False once this tensor, or the source of this view, is released.</summary>
+    internal bool Live => Pointer != 0 && (Source?.Live ?? true);
 
     /// <summary>
     /// A Conv1D [in, out] weight a loader stored as nn.Linear's [out, in] in memory
