@@ -25,6 +25,14 @@ public enum ComputationNodeKind
 public sealed record NodeWeight(string Role, TensorInfo Tensor)
 {
     public long ByteCount => Tensor.ByteCount;
+
+    /// <summary>
+    /// The layout a matrix product reads this weight in; null when no product reads it. A GPU
+    /// binder may store a <see cref="WeightLayout.Conv1D"/> weight transposed, because the
+    /// nn.Linear GEMV reads a row per warp at close to memory bandwidth while the Conv1D one has to
+    /// split k and merge partial sums.
+    /// </summary>
+    public WeightLayout? ProductLayout { get; init; }
 }
 
 /// <summary>

@@ -73,6 +73,10 @@ public class OffloadParityTests : IDisposable
             var runner = (OffloadRunner)gpu.Runner;
             Assert.Equal(mode == Mode.Resident, runner.Plan.IsFullyResident);
             if (mode is Mode.StreamAll or Mode.Disk) Assert.Equal(runner.Plan.Table.Count - 1, runner.Plan.StreamedNodeCount);
+            // GPT-2's four Conv1D matrices per resident block are stored as nn.Linear; streamed ones keep their layout.
+            int residentBlocks = runner.Plan.Table.Nodes.Count(n => n.Kind == ComputationNodeKind.TransformerBlock && runner.Plan.StreamedLayouts[n.Index] is null);
+            Assert.Equal(model.StartsWith("gpt2") ? 4 * residentBlocks : 0, runner.TransposedWeightCount);
+            if (mode == Mode.Resident) Assert.True(runner.TransposedWeightCount > 0 || !model.StartsWith("gpt2"));
             var rng = new Random(model.GetHashCode() ^ (int)mode);
             int vocab = cpu.Config.VocabSize;
             var prompt = Enumerable.Range(0, 13).Select(_ => rng.Next(vocab)).ToArray();

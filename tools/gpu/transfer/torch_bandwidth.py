@@ -77,6 +77,63 @@ def sample_times(copy, copies, iterations, warmup, stream, sleeper, spin):
     return times
 
 
+def graph_sample_times(copy, copies, iterations, stream, sleeper):
+    """copies x copy() captured once as a CUDA graph; a sample is one replay between two events."""
+    with torch.cuda.stream(stream):
+        for _ in range(4):
+            copy()
+    stream.synchronize()
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph, stream=stream):
+        for _ in range(copies):
+            copy()
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    times = []
+    with torch.cuda.stream(stream):
+        graph.replay()  # warm-up: the first replay uploads the graph
+        stream.synchronize()
+        for _ in range(iterations):
+            sleeper.sleep_us(200)
+            start.record(stream)
+            graph.replay()
+            end.record(stream)
+            end.synchronize()
+            times.append(start.elapsed_time(end))
+    del graph
+    return times
+
+
+class DriverCopies:
+    """cuMemcpyHtoDAsync_v2 / cuMemcpyDtoHAsync_v2 through ctypes on torch's stream (torch's primary context)."""
+
+    def __init__(self, stream):
+        import ctypes
+        self.ct = ctypes
+        self.lib = ctypes.CDLL("libcuda.so.1")
+        self.lib.cuMemcpyHtoDAsync_v2.argtypes = [ctypes.c_uint64, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p]
+        self.lib.cuMemcpyDtoHAsync_v2.argtypes = [ctypes.c_void_p, ctypes.c_uint64, ctypes.c_size_t, ctypes.c_void_p]
+        self.stream = ctypes.c_void_p(stream.cuda_stream)
+
+    def copier(self, direction, dst, src, n):
+        lib, s = self.lib, self.stream
+        d, h = (dst.data_ptr(), src.data_ptr()) if direction == "HostToDevice" else (src.data_ptr(), dst.data_ptr())
+        if direction == "HostToDevice":
+            f = lib.cuMemcpyHtoDAsync_v2
+
+            def copy():
+                r = f(d, h, n, s)
+                if r:
+                    raise RuntimeError(f"cuMemcpyHtoDAsync failed: {r}")
+        else:
+            f = lib.cuMemcpyDtoHAsync_v2
+
+            def copy():
+                r = f(h, d, n, s)
+                if r:
+                    raise RuntimeError(f"cuMemcpyDtoHAsync failed: {r}")
+        return copy
+
+
 def summarize(times, nbytes, copies, factor=1):
     gbps = [factor * nbytes * copies / (ms * 1e-3) / 1e9 for ms in times]
     us = [ms * 1000.0 / copies for ms in times]
@@ -99,6 +156,7 @@ def main():
     ap.add_argument("--small-copies", type=int, default=None, help="copies per sample for sizes up to --small-limit")
     ap.add_argument("--small-limit", type=int, default=1_000_000)
     ap.add_argument("--warmup", type=int, default=4)
+    ap.add_argument("--max-bytes", type=int, default=None, help="host-memory sweeps: largest size")
     args = ap.parse_args()
     what = set(args.what.split(","))
     dev = torch.device("cuda", args.device)
@@ -143,6 +201,8 @@ def main():
             h_dst = torch.empty(largest, dtype=torch.uint8)
         for direction in ["HostToDevice", "DeviceToHost"]:
             for n in sizes:
+                if args.max_bytes and n > args.max_bytes:
+                    continue
                 if direction == "HostToDevice":
                     src, dst = h_src[:n], d_buf[:n]
                 else:
@@ -159,6 +219,33 @@ def main():
         if memory == "Registered":
             cudart.cudaHostUnregister(h_src.data_ptr())
             cudart.cudaHostUnregister(h_dst.data_ptr())
+        del h_src, h_dst
+
+    # Two more ways of timing the same pinned (pin_memory) copies, to tell the copy engine's time
+    # from what torch's copy_ adds per call: copy_ captured in a CUDA graph (the allocator event
+    # torch records per eager copy_ is not part of the replay), and the driver's cuMemcpy*Async
+    # called through ctypes on the same tensors and stream (what Nnl issues).
+    if "pinned-graph" in what or "pinned-driver" in what:
+        h_src = torch.randint(0, 256, (largest,), dtype=torch.uint8).pin_memory()
+        h_dst = torch.empty(largest, dtype=torch.uint8, pin_memory=True)
+        driver = DriverCopies(stream) if "pinned-driver" in what else None
+        for variant in ["graph", "driver"]:
+            if "pinned-" + variant not in what:
+                continue
+            for direction in ["HostToDevice", "DeviceToHost"]:
+                for n in sizes:
+                    if args.max_bytes and n > args.max_bytes:
+                        continue
+                    src, dst = (h_src[:n], d_buf[:n]) if direction == "HostToDevice" else (d_buf[:n], h_dst[:n])
+                    copies = copies_for(n)
+                    if variant == "graph":
+                        times = graph_sample_times(lambda: dst.copy_(src, non_blocking=True), copies, args.iterations, stream, sleeper)
+                    else:
+                        times = sample_times(driver.copier(direction, dst, src, n), copies, args.iterations, args.warmup, stream, sleeper, spin=True)
+                    stream.synchronize()
+                    verified = bool(torch.equal(d_buf[:n].cpu(), h_src[:n])) if direction == "HostToDevice" else bool(torch.equal(h_dst[:n], h_src[:n]))
+                    emit(dict(base, Direction=direction, HostMemory="Pinned", Variant=variant, Mechanism="CopyEngine", Bytes=n,
+                              Iterations=args.iterations, CopiesPerSample=copies, Verified=verified, **summarize(times, n, copies)))
         del h_src, h_dst
 
     if "d2d" in what:

@@ -48,15 +48,15 @@ public sealed partial class Gpt2Architecture : IModelArchitecture
             {
                 expect.Require("attn_norm", b + "ln_1.weight", h),
                 expect.Require("attn_norm_bias", b + "ln_1.bias", h),
-                expect.Require("attn_qkv", b + "attn.c_attn.weight", h, 3 * h),
+                expect.Require("attn_qkv", b + "attn.c_attn.weight", h, 3 * h) with { ProductLayout = WeightLayout.Conv1D },
                 expect.Require("attn_qkv_bias", b + "attn.c_attn.bias", 3 * h),
-                expect.Require("attn_output", b + "attn.c_proj.weight", h, h),
+                expect.Require("attn_output", b + "attn.c_proj.weight", h, h) with { ProductLayout = WeightLayout.Conv1D },
                 expect.Require("attn_output_bias", b + "attn.c_proj.bias", h),
                 expect.Require("ffn_norm", b + "ln_2.weight", h),
                 expect.Require("ffn_norm_bias", b + "ln_2.bias", h),
-                expect.Require("ffn_up", b + "mlp.c_fc.weight", h, inner),
+                expect.Require("ffn_up", b + "mlp.c_fc.weight", h, inner) with { ProductLayout = WeightLayout.Conv1D },
                 expect.Require("ffn_up_bias", b + "mlp.c_fc.bias", inner),
-                expect.Require("ffn_down", b + "mlp.c_proj.weight", inner, h),
+                expect.Require("ffn_down", b + "mlp.c_proj.weight", inner, h) with { ProductLayout = WeightLayout.Conv1D },
                 expect.Require("ffn_down_bias", b + "mlp.c_proj.bias", h),
             };
             // Temporaries per row: norm, qkv, q, k, v, attention, projection, norm 2, MLP up, MLP down.

@@ -196,10 +196,12 @@ public sealed class CudaBackend : IComputeBackend
     /// A weight in device memory someone else owns (the offload scheduler's buffers): no copy;
     /// <see cref="Release"/> forgets it without freeing.
     /// </summary>
-    public CudaTensor WrapDeviceMemory(TensorInfo info, ulong pointer)
+    /// <param name="transposed">The memory holds the 2-D <paramref name="info"/> transposed (a Conv1D weight stored as nn.Linear's [out, in]).</param>
+    public CudaTensor WrapDeviceMemory(TensorInfo info, ulong pointer, bool transposed = false)
     {
         if (pointer == 0) throw new NnlArgumentException(nameof(pointer), $"{info.Name}: null device pointer");
-        return new CudaTensor(this, info.Name, info.DType, (long[])info.Shape.Clone(), pointer, null);
+        if (transposed && info.Shape.Length != 2) throw new NnlArgumentException(nameof(transposed), $"{info.Name}: only a matrix can be stored transposed, not {info.ShapeText}");
+        return new CudaTensor(this, info.Name, info.DType, (long[])info.Shape.Clone(), pointer, null, transposed);
     }
 
     public unsafe void Upload(BackendTensor destination, ReadOnlySpan<float> source)
@@ -326,6 +328,8 @@ public sealed class CudaBackend : IComputeBackend
         var (wOut, wIn) = layout == WeightLayout.Linear ? (w.Rows, w.Columns) : (w.Columns, w.Rows);
         if (wOut != n || wIn != k)
             throw Bad("MatMul", "weight", $"{w} as {layout} maps {wIn} inputs to {wOut} outputs; x is {xt} and output {y}");
+        // Shapes are checked in the layout asked for; the kernels read the memory as it is stored.
+        if (layout == WeightLayout.Conv1D && w.StoredTransposed) layout = WeightLayout.Linear;
         ExpectShape("MatMul", "output", y, rows, n);
         var b = bias is null ? null : Weight(bias, "MatMul", "bias");
         if (b is not null) ExpectElements("MatMul", "bias", b, n);

@@ -8,13 +8,20 @@ namespace Nnl.Engine.Runtime.Cuda;
 /// </summary>
 public sealed class CudaTensor : BackendTensor
 {
-    internal CudaTensor(CudaBackend backend, string name, TensorDType dtype, long[] shape, ulong pointer, DeviceAllocation? owner)
+    internal CudaTensor(CudaBackend backend, string name, TensorDType dtype, long[] shape, ulong pointer, DeviceAllocation? owner, bool storedTransposed = false)
         : base(name, dtype, shape)
     {
         Backend = backend;
         Pointer = pointer;
         Owner = owner;
+        StoredTransposed = storedTransposed;
     }
+
+    /// <summary>
+    /// A Conv1D [in, out] weight a loader stored as nn.Linear's [out, in] in memory
+    /// (<see cref="BackendTensor.Shape"/> stays [in, out]): MatMul reads it with the Linear kernels when asked for Conv1D.
+    /// </summary>
+    public bool StoredTransposed { get; }
 
     public CudaBackend Backend { get; }
 

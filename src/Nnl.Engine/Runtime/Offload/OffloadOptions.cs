@@ -37,6 +37,13 @@ public sealed record OffloadOptions
     public bool UseCublas { get; init; } = true;
 
     /// <summary>
+    /// Store resident Conv1D weights (GPT-2's) transposed, as nn.Linear's [out, in], so decode reads
+    /// them with the one-row-per-warp GEMV (about twice the Conv1D kernel's rate on GPT-2-XL's
+    /// matrices). Streamed weights keep their file layout: their copy, not the product, sets the pace.
+    /// </summary>
+    public bool TransposeConv1DWeights { get; init; } = true;
+
+    /// <summary>
     /// When every weight is resident, run each decode step (up to <see cref="Cuda.CudaBackend.GemvMaxRows"/>
     /// rows) as one CUDA graph instead of some 700 separate kernel launches. Off: launch them one by one.
     /// </summary>

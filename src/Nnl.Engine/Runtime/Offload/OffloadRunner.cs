@@ -63,6 +63,9 @@ public sealed class OffloadRunner : IModelRunner, IResidencyReport, INodeLoopObs
     public NnlCudaGraphStatistics GraphStatistics => _backend.GraphStatistics;
     public long ResidentWeightBytes => Plan.ResidentWeightBytes;
 
+    /// <summary>Resident Conv1D weights stored as nn.Linear (<see cref="OffloadOptions.TransposeConv1DWeights"/>).</summary>
+    public int TransposedWeightCount => _binder.TransposedWeightCount;
+
     /// <summary>
     /// Plans and builds the pipeline: measures pinned bandwidth, sets the pool's budget, packs the
     /// host cache (or starts the disk reader) and uploads the resident weights.

@@ -182,26 +182,77 @@ public sealed class OffloadWeightBinder : IWeightBinder, IDisposable
         return new NodeWeights(node, byRole);
     }
 
-    /// <summary>Resident weights: packed per node through one pinned staging buffer, one pool block per tensor.</summary>
+    /// <summary>Resident weights stored transposed (Conv1D as nn.Linear, <see cref="OffloadOptions.TransposeConv1DWeights"/>).</summary>
+    public int TransposedWeightCount { get; private set; }
+
+    /// <summary>
+    /// Resident weights: packed per node through one pinned staging buffer, one pool block per
+    /// tensor. Conv1D weights pass through a device buffer and a transpose kernel on the way.
+    /// </summary>
     private unsafe void UploadResident(IWeightSource source, Action<long, long>? progress, CancellationToken cancellation)
     {
         var tensors = _plan.TensorsPlaced(WeightPlacement.Resident).ToList();
         if (tensors.Count == 0) return;
+        var transpose = _plan.Options.TransposeConv1DWeights ? Conv1DWeights(_plan.Table) : new HashSet<string>();
+        transpose.IntersectWith(tensors.Where(t => t.Shape.Length == 2).Select(t => t.Name));
         long largest = tensors.Max(t => t.ByteCount);
         long total = tensors.Sum(t => t.ByteCount), done = 0;
         using var staging = new HostBuffer(_backend.Context, largest, HostMemoryKind.Pinned);
-        foreach (var t in tensors)
+        var transposeBuffer = TransposeBuffer(tensors.Where(t => transpose.Contains(t.Name)));
+        try
         {
-            cancellation.ThrowIfCancellationRequested();
-            var block = _pool.Allocate(t.ByteCount, $"{t.Name} (resident)");
-            _residentBlocks.Add(block);
-            source.CopyTo(t, (byte*)staging.Pointer);
-            CudaCopy.HostToDevice(block.DevicePointer, staging.Pointer, t.ByteCount, CopyStream);
-            CopyStream.Synchronize(); // the staging buffer is refilled next
-            _fixed[t.Name] = _backend.WrapDeviceMemory(t, block.DevicePointer);
-            done += t.ByteCount;
-            progress?.Invoke(done, total);
+            foreach (var t in tensors)
+            {
+                cancellation.ThrowIfCancellationRequested();
+                var block = _pool.Allocate(t.ByteCount, $"{t.Name} (resident)");
+                _residentBlocks.Add(block);
+                source.CopyTo(t, (byte*)staging.Pointer);
+                bool transposed = transposeBuffer is not null && transpose.Contains(t.Name);
+                if (transposed)
+                {
+                    CudaCopy.HostToDevice(transposeBuffer!.DevicePointer, staging.Pointer, t.ByteCount, CopyStream);
+                    Transpose(t, transposeBuffer.DevicePointer, block.DevicePointer);
+                    TransposedWeightCount++;
+                }
+                else
+                {
+                    CudaCopy.HostToDevice(block.DevicePointer, staging.Pointer, t.ByteCount, CopyStream);
+                }
+                CopyStream.Synchronize(); // the staging buffer is refilled next
+                _fixed[t.Name] = _backend.WrapDeviceMemory(t, block.DevicePointer, transposed);
+                done += t.ByteCount;
+                progress?.Invoke(done, total);
+            }
         }
+        finally
+        {
+            if (transposeBuffer is not null) _pool.Free(transposeBuffer);
+        }
+    }
+
+    /// <summary>Names of the weights some node multiplies in the Conv1D layout.</summary>
+    private static HashSet<string> Conv1DWeights(ComputationTable table) =>
+        table.Nodes.SelectMany(n => n.Weights).Where(w => w.ProductLayout == WeightLayout.Conv1D).Select(w => w.Tensor.Name).ToHashSet(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Room for the largest weight to transpose, or null (then every weight keeps its layout) when
+    /// there is none or the budget has no room for it: the planner's margin usually does.
+    /// </summary>
+    private PoolAllocation? TransposeBuffer(IEnumerable<TensorInfo> tensors)
+    {
+        long bytes = tensors.Select(t => t.ByteCount).DefaultIfEmpty(0).Max();
+        if (bytes == 0) return null;
+        try { return _pool.Allocate(bytes, "transpose staging"); }
+        catch (NnlOutOfMemoryException) { return null; }
+    }
+
+    /// <summary>[in, out] at <paramref name="source"/> → [out, in] at <paramref name="destination"/>, on the copy stream.</summary>
+    private void Transpose(TensorInfo t, ulong source, ulong destination)
+    {
+        var kernel = KernelLibrary.Kernel(_backend.Context, "transpose", t.DType.ElementBytes() == 4 ? "nnl_transpose_f32" : "nnl_transpose_u16");
+        int rows = checked((int)t.Shape[0]), cols = checked((int)t.Shape[1]);
+        uint tilesX = (uint)Math.Min((cols + 31) / 32, 65535), tilesY = (uint)Math.Min((rows + 31) / 32, 65535);
+        kernel.Launch(CopyStream, (tilesX, tilesY, 1), (32, 8, 1), 0, source, destination, rows, cols);
     }
 
     public void Dispose()
