@@ -6,7 +6,7 @@ public sealed class BenchVerb : ICliVerb
 {
     public string Name => "bench";
     public string Summary => "measure prefill and decode speed of a model or preset, sweeping budget, prefetch, batch";
-    public IReadOnlyList<string> Flags => ["in-memory"];
+    public IReadOnlyList<string> Flags => ["in-memory", "no-cuda-graphs"];
     public IReadOnlyList<string> Options =>
     [
         "--path DIR             a model directory (or the first positional argument)",
@@ -20,6 +20,7 @@ public sealed class BenchVerb : ICliVerb
         "--prompt-length LIST   prompt tokens (default 32)",
         "--tokens LIST          tokens generated per sequence, the first from the prefill (default 16)",
         "--no-host-cache        stream weights from the files (disk → pinned staging → GPU)",
+        "--no-cuda-graphs       launch the decode kernels one by one, not as a CUDA graph per step",
         "--warmup N             unrecorded repetitions first (default 1)",
         "--repetitions N        recorded repetitions (default 3)",
         "--chart FILE           write an SVG chart of time per token against budget",
@@ -49,6 +50,7 @@ public sealed class BenchVerb : ICliVerb
             PromptLength = prompt.Count > 0 ? prompt : [32],
             Tokens = tokens.Count > 0 ? tokens : [16],
             HostCache = !args.Flag("no-host-cache"),
+            UseCudaGraphs = !args.Flag("no-cuda-graphs"),
             Warmup = args.Int("warmup") ?? 1,
             Repetitions = args.Int("repetitions") ?? 3,
             ChartPath = args.String("chart"),

@@ -7,7 +7,7 @@ public sealed class GenerateVerb : ICliVerb
 {
     public string Name => "generate";
     public string Summary => "load a model directory (CPU or GPU, offloaded under a budget) and continue a prompt; prints tokens/s, bound, efficiency";
-    public IReadOnlyList<string> Flags => ["stream", "no-host-cache"];
+    public IReadOnlyList<string> Flags => ["stream", "no-host-cache", "no-cuda-graphs"];
     public IReadOnlyList<string> Options =>
     [
         "MODEL-DIR              a Hugging Face model directory (config.json, *.safetensors, tokenizer)",
@@ -17,6 +17,7 @@ public sealed class GenerateVerb : ICliVerb
         "--prefetch-depth N     nodes whose weights are copied ahead of the one computing (default 2)",
         "--resident-layers N    transformer blocks kept on the GPU, or auto (default: as many as fit)",
         "--no-host-cache        stream weights from the safetensors files instead of pinned host memory",
+        "--no-cuda-graphs       launch a fully resident model's decode kernels one by one, not as a CUDA graph per step",
         "--context-length N     tokens the KV cache is planned for (default 512)",
         "--threads N            CPU threads for the matrix products (default all cores)",
         "--max-new-tokens N     tokens to generate (default generation_config.json's, else 128)",
@@ -44,6 +45,7 @@ public sealed class GenerateVerb : ICliVerb
                 PrefetchDepth = args.Int("prefetch-depth") ?? 2,
                 ResidentLayers = ResidentLayersArgument.Parse(args.String("resident-layers"), "--resident-layers"),
                 HostCache = !args.Flag("no-host-cache"),
+                UseCudaGraphs = !args.Flag("no-cuda-graphs"),
                 ContextLength = args.Int("context-length") ?? 512,
                 Threads = args.Int("threads"),
             },

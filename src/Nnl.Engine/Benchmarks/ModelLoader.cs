@@ -39,6 +39,9 @@ public sealed record ModelLoadRequest
     public int? ResidentLayers { get; init; }
     public bool HostCache { get; init; } = true;
 
+    /// <summary>Replay fully resident decode steps as CUDA graphs. GPU only.</summary>
+    public bool UseCudaGraphs { get; init; } = true;
+
     /// <summary>Sequences, tokens per sequence and prefill rows the GPU plan reserves room for.</summary>
     public int BatchSize { get; init; } = 1;
     public int ContextLength { get; init; } = 512;
@@ -92,6 +95,7 @@ public static class ModelLoader
             ContextLength = r.ContextLength,
             BatchSize = r.BatchSize,
             MaxPrefillRows = r.MaxPrefillRows,
+            UseCudaGraphs = r.UseCudaGraphs,
         };
         if (r.Path is not null) return LoadedModel.LoadGpu(r.Path, options, r.Tokenizer, progress, cancellation);
 

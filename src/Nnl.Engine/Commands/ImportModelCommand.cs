@@ -29,6 +29,9 @@ public sealed class ImportModelCommand : INnlCommand
     /// <summary>False: stream weights from the safetensors files instead of pinned host memory. GPU only.</summary>
     public bool HostCache { get; init; } = true;
 
+    /// <summary>False: launch a fully resident model's decode kernels one by one instead of replaying each step as a CUDA graph. GPU only.</summary>
+    public bool UseCudaGraphs { get; init; } = true;
+
     /// <summary>Tokens per sequence the KV cache is planned for. GPU only.</summary>
     public int ContextLength { get; init; } = 512;
 
@@ -42,8 +45,8 @@ public sealed class ImportModelCommand : INnlCommand
     {
         if (string.IsNullOrWhiteSpace(Path)) throw new NnlArgumentException(nameof(Path), "A model directory is required.");
         var device = Runtime.DeviceSpec.Parse(Device);
-        if (device.IsCpu && (MaxGpuMemory is not null || ResidentLayers is not null || !HostCache))
-            throw new NnlArgumentException(MaxGpuMemory is not null ? nameof(MaxGpuMemory) : ResidentLayers is not null ? nameof(ResidentLayers) : nameof(HostCache),
+        if (device.IsCpu && (MaxGpuMemory is not null || ResidentLayers is not null || !HostCache || !UseCudaGraphs))
+            throw new NnlArgumentException(MaxGpuMemory is not null ? nameof(MaxGpuMemory) : ResidentLayers is not null ? nameof(ResidentLayers) : !HostCache ? nameof(HostCache) : nameof(UseCudaGraphs),
                 "applies to a GPU device only; add -Device Cuda");
         if (Threads is <= 0) throw new NnlArgumentException(nameof(Threads), $"{Threads} must be positive.");
 
@@ -65,6 +68,7 @@ public sealed class ImportModelCommand : INnlCommand
                     ResidentLayers = ResidentLayers,
                     HostCache = HostCache,
                     ContextLength = ContextLength,
+                    UseCudaGraphs = UseCudaGraphs,
                 };
                 string lastStage = "";
                 model = LoadedModel.LoadGpu(directory, options, tokenizer, (stage, done, total) =>

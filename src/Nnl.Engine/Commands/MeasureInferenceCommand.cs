@@ -44,6 +44,9 @@ public sealed class MeasureInferenceCommand : INnlCommand
     /// <summary>False: stream from the files (disk → pinned staging → GPU) instead of a pinned host cache.</summary>
     public bool HostCache { get; init; } = true;
 
+    /// <summary>False: launch the decode kernels one by one instead of replaying fully resident steps as CUDA graphs. GPU only.</summary>
+    public bool UseCudaGraphs { get; init; } = true;
+
     public int Warmup { get; init; } = 1;
     public int Repetitions { get; init; } = 3;
 
@@ -88,6 +91,7 @@ public sealed class MeasureInferenceCommand : INnlCommand
                     ContextLength = PromptLength.Max() + Tokens.Max(),
                     MaxPrefillRows = BatchSize.Max() * PromptLength.Max(),
                     HostCache = HostCache,
+                    UseCudaGraphs = UseCudaGraphs,
                 };
                 var what = Describe(budget, depth);
                 sink.WriteProgress(new NnlProgress(ActivityId, $"Measure-NnlInference {name}", $"Loading {what}", point * 100 / total));

@@ -92,6 +92,28 @@ internal static unsafe partial class CudaApi
     [LibraryImport(Lib)] public static partial int cuFuncSetAttribute(IntPtr function, int attribute, int value);
     [LibraryImport(Lib)] public static partial int cuLaunchKernel(IntPtr function, uint gridX, uint gridY, uint gridZ,
         uint blockX, uint blockY, uint blockZ, uint sharedMemoryBytes, IntPtr stream, void** parameters, void** extra);
+
+    // Graphs of kernel nodes. The unversioned exports take CUDA_KERNEL_NODE_PARAMS v1 (cuda.h maps the
+    // plain names to _v2, which appends a CUkernel and a CUcontext, since CUDA 12); v1 works on 11.4+.
+    [LibraryImport(Lib)] public static partial int cuGraphCreate(out IntPtr graph, uint flags);
+    [LibraryImport(Lib)] public static partial int cuGraphDestroy(IntPtr graph);
+    [LibraryImport(Lib)] public static partial int cuGraphAddKernelNode(out IntPtr node, IntPtr graph, IntPtr* dependencies, nuint dependencyCount, CudaKernelNodeParams* parameters);
+    [LibraryImport(Lib)] public static partial int cuGraphInstantiateWithFlags(out IntPtr graphExec, IntPtr graph, ulong flags);
+    [LibraryImport(Lib)] public static partial int cuGraphExecKernelNodeSetParams(IntPtr graphExec, IntPtr node, CudaKernelNodeParams* parameters);
+    [LibraryImport(Lib)] public static partial int cuGraphLaunch(IntPtr graphExec, IntPtr stream);
+    [LibraryImport(Lib)] public static partial int cuGraphExecDestroy(IntPtr graphExec);
+}
+
+/// <summary>CUDA_KERNEL_NODE_PARAMS v1 (cuda.h), 56 bytes: what the unversioned graph entry points take.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct CudaKernelNodeParams
+{
+    public IntPtr Function;
+    public uint GridX, GridY, GridZ;
+    public uint BlockX, BlockY, BlockZ;
+    public uint SharedMemoryBytes;    // followed by 4 bytes of padding, as in C
+    public void** KernelParams;
+    public void** Extra;
 }
 
 /// <summary>CUdevice_attribute values Nnl reads (cuda.h numbering).</summary>

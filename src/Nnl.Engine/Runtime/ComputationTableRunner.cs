@@ -23,6 +23,9 @@ public sealed class ComputationTableRunner : IModelRunner
     public IComputeBackend Backend { get; }
     public IWeightBinder Binder { get; }
 
+    /// <summary>Told when each pass's node loop starts and ends; null = nobody.</summary>
+    public INodeLoopObserver? NodeLoop { get; set; }
+
     /// <summary>
     /// One forward pass: writes the batch's keys and values into <paramref name="cache"/> and
     /// returns logits [batch.OutputRows.Length, vocab], row-major.
@@ -31,10 +34,20 @@ public sealed class ComputationTableRunner : IModelRunner
     {
         using var backendBatch = Backend.PrepareBatch(batch);
         using var context = new ForwardContext(Backend, backendBatch, cache);
-        for (var i = 0; i < Table.Count; i++)
+        NodeLoop?.NodesStarting(batch);
+        var completed = false;
+        try
         {
-            cancellation.ThrowIfCancellationRequested();
-            RunNode(i, context);
+            for (var i = 0; i < Table.Count; i++)
+            {
+                cancellation.ThrowIfCancellationRequested();
+                RunNode(i, context);
+            }
+            completed = true;
+        }
+        finally
+        {
+            NodeLoop?.NodesFinished(completed);
         }
         var logits = context.Take(ComputationTable.LogitsOutput);
         try

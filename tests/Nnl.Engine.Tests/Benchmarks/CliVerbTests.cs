@@ -21,7 +21,20 @@ public sealed class CliVerbTests
         Assert.Equal(new[] { 9 }, c.Tokens);
         Assert.Equal(5, c.Repetitions);
         Assert.Equal("c.svg", c.ChartPath);
+        Assert.True(c.UseCudaGraphs);
         Assert.Empty(args.Unused);
+    }
+
+    [Fact]
+    public void No_cuda_graphs_turns_the_graph_replay_off_for_bench_and_generate()
+    {
+        var flags = CliApp.FlagNames;
+        var bench = Assert.IsType<MeasureInferenceCommand>(new BenchVerb().CreateCommand(new CliArgs(["/models/m", "--no-cuda-graphs"], flags)));
+        Assert.False(bench.UseCudaGraphs);
+        var generate = Assert.IsType<ImportAndGenerateCommand>(new GenerateVerb().CreateCommand(new CliArgs(["/models/m", "--prompt", "x", "--no-cuda-graphs", "--device", "Cuda"], flags)));
+        Assert.False(generate.Import.UseCudaGraphs);
+        var plain = Assert.IsType<ImportAndGenerateCommand>(new GenerateVerb().CreateCommand(new CliArgs(["/models/m", "--prompt", "x"], flags)));
+        Assert.True(plain.Import.UseCudaGraphs);
     }
 
     [Fact]

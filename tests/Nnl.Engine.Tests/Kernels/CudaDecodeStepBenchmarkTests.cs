@@ -251,12 +251,14 @@ public class CudaDecodeStepBenchmarkTests
         var variants = m.Gpt2 ? new CudaGemvVariant?[] { null } : [null, .. Enum.GetValues<CudaGemvVariant>().Select(v => (CudaGemvVariant?)v)];
         var conv1DTargets = m.Gpt2 ? new[] { be.Conv1DBlocksPerSm, 1, 4 } : [be.Conv1DBlocksPerSm];
         int defaultTarget = be.Conv1DBlocksPerSm;
+        float defaultMs = 0;
         foreach (var variant in variants)
             foreach (var target in conv1DTargets)
             {
                 be.ForcedGemvVariant = variant;
                 be.Conv1DBlocksPerSm = target;
                 var (gpuMs, hostMs) = Median(be.Stream, Repetitions, Step);
+                if (variant is null && target == defaultTarget) defaultMs = gpuMs;
                 double gbps = stack.WeightBytes / (gpuMs * 1e-3) / 1e9;
                 string config = m.Gpt2 ? $"conv1d {target} blocks/SM" : $"gemv {variant?.ToString() ?? "default"}";
                 _output.WriteLine(
@@ -266,6 +268,25 @@ public class CudaDecodeStepBenchmarkTests
             }
         be.ForcedGemvVariant = null;
         be.Conv1DBlocksPerSm = defaultTarget;
+
+        // The same step replayed as one CUDA graph (what the runner does for a fully resident model).
+        void GraphStep()
+        {
+            be.BeginGraphStep();
+            Step();
+            be.EndGraphStep();
+        }
+        GraphStep();
+        Assert.Equal(first, h.Download(logits)); // the same kernels and arguments: bit for bit
+        var (graphMs, graphHostMs) = Median(be.Stream, Repetitions, GraphStep);
+        var graphs = be.GraphStatistics;
+        Assert.Equal(0L, graphs.Fallbacks);
+        Assert.Equal(1L, graphs.Rebuilds);
+        Assert.Equal(launches, (long)graphs.LastNodeCount);
+        Assert.Equal(0, graphs.LastUpdatedNodes); // every pointer and grid of this step is fixed
+        _output.WriteLine(
+            $"{m.Name} decode step as a CUDA graph: {graphMs:F3} ms/token against {defaultMs:F3} launched one by one " +
+            $"({stack.WeightBytes / (graphMs * 1e-3) / 1e9:F0} GB/s of weights); {graphs.LastNodeCount} nodes, host records and launches them in {graphHostMs:F3} ms");
 
         // Where the time of one step goes, by operation (default kernels; events add a little).
         using (var start = new CudaEvent(be.Context))

@@ -64,6 +64,45 @@ public sealed class ComputationTableRunnerTests : IDisposable
         Assert.True(backend.PeakBytes > before);
     }
 
+    /// <summary>Notes what the runner tells it, and which nodes the binder had acquired at each call.</summary>
+    private sealed class LoopLog(WatchingBinder binder) : INodeLoopObserver
+    {
+        public List<string> Calls { get; } = new();
+
+        public void NodesStarting(TokenBatch batch) => Calls.Add($"start {batch.RowCount} rows after {binder.Acquired.Count} nodes");
+
+        public void NodesFinished(bool completed) => Calls.Add($"finish {completed} after {binder.Acquired.Count} nodes");
+    }
+
+    [Theory]
+    [InlineData(-1)]
+    [InlineData(1)]
+    public void TheNodeLoopObserverBracketsEveryNodeAndHearsOfACancelledLoop(int cancelAtNode)
+    {
+        TestModelWriter.WriteGpt2(_dir.Path, new Gpt2Shape(Layers: 2), seed: 6);
+        var config = ModelConfig.Load(_dir.Path);
+        using var weights = WeightCatalog.Open(_dir.Path);
+        var table = ModelArchitectures.Create(config).BuildTable(weights);
+        using var backend = new CpuBackend();
+        using var resident = new ResidentWeightBinder(table, backend, weights);
+        using var cts = new CancellationTokenSource();
+        var binder = new WatchingBinder(resident, cancelAtNode, cts);
+        var log = new LoopLog(binder);
+        var runner = new ComputationTableRunner(table, backend, binder) { NodeLoop = log };
+        using var cache = runner.CreateKvCache(1, 16);
+        var batch = TokenBatch.Single(new[] { 2, 7, 1 });
+        if (cancelAtNode < 0)
+        {
+            runner.Forward(batch, cache, cts.Token);
+            Assert.Equal(new[] { "start 3 rows after 0 nodes", $"finish True after {table.Count} nodes" }, log.Calls);
+        }
+        else
+        {
+            Assert.ThrowsAny<OperationCanceledException>(() => runner.Forward(batch, cache, cts.Token));
+            Assert.Equal(new[] { "start 3 rows after 0 nodes", $"finish False after {cancelAtNode + 1} nodes" }, log.Calls);
+        }
+    }
+
     [Fact]
     public void ShardedAndSingleFileModelsGiveTheSameLogits()
     {

@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Nnl.Engine.Cuda;
 using Nnl.Engine.Models;
@@ -86,7 +88,7 @@ public sealed class CudaBackend : IComputeBackend
     {
         Context = context;
         _ownsStream = stream is null;
-        Stream = stream ?? new CudaStream(context);
+        _stream = stream ?? new CudaStream(context);
         _ownsAllocator = allocator is null;
         Allocator = allocator ?? new CachingDeviceAllocator(context);
         _embedding = new(context, "embedding", "nnl_embedding");
@@ -122,7 +124,11 @@ public sealed class CudaBackend : IComputeBackend
     }
 
     public CudaContext Context { get; }
-    public CudaStream Stream { get; }
+    /// <summary>
+    /// The compute stream. Taking it during a graph step first queues the launches recorded so far
+    /// (a fallback, see <see cref="BeginGraphStep"/>): whatever is queued on it must follow them.
+    /// </summary>
+    public CudaStream Stream => _graphStep is { IsRecording: true } ? FallBackForStreamWork() : _stream;
     public IDeviceAllocator Allocator { get; }
     public string Name => $"Cuda:{Context.Ordinal}";
 
@@ -233,12 +239,10 @@ public sealed class CudaBackend : IComputeBackend
     public unsafe BackendBatch PrepareBatch(TokenBatch batch)
     {
         var packed = CudaBatch.Pack(batch);
-        var memory = Allocator.Allocate(packed.Length * sizeof(int), "batch");
+        var memory = BatchMemory(batch.RowCount, packed.Length * sizeof(int));
         fixed (int* p = packed) CudaCopy.HostToDevice(memory.Pointer, (IntPtr)p, packed.Length * sizeof(int), Stream);
         return new CudaBatch(this, batch, memory);
     }
-
-    internal void FreeInternal(DeviceAllocation memory) => Allocator.Free(memory);
 
     /// <summary>
     /// Scratch memory for one operation (split-K partial sums, attention partials, converted
@@ -567,18 +571,108 @@ public sealed class CudaBackend : IComputeBackend
         return memory.Pointer;
     }
 
+    // ------------------------------------------------------------------ graph steps
+
+    // A decode step is some 700 tiny kernels; launched one by one the host spends ~2.5 µs on each and the
+    // GPU idles between them. Recorded and replayed as one CUDA graph they cost one launch.
+
+    /// <summary>Bytes of the batch block small batches share: ids, positions, slots and output rows of up to <see cref="GemvMaxRows"/> rows.</summary>
+    private const int StepBatchBytes = 4 * GemvMaxRows * sizeof(int);
+
+    private readonly CudaStream _stream;
+    private CudaGraphStep? _graphStep;
+    private DeviceAllocation? _stepBatch;
+    private bool _stepBatchInUse;
+
+    /// <summary>
+    /// Starts recording a step: until <see cref="EndGraphStep"/>, kernel launches are recorded
+    /// instead of queued. Anything else that would queue work on <see cref="Stream"/> meanwhile
+    /// (a copy, a fill, cuBLAS, a download, a new scratch block's zeroing) makes the step fall back:
+    /// the launches recorded so far are queued one by one, the rest of the step launches directly,
+    /// and <see cref="NnlCudaGraphStatistics.Fallbacks"/> counts it. Results never depend on it.
+    /// </summary>
+    /// <remarks>
+    /// The recorded kernels read memory the host may meanwhile free and hand out again; that is safe
+    /// for the same reason asynchronous launches are: every use runs in the order it was issued.
+    /// </remarks>
+    public void BeginGraphStep()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        (_graphStep ??= new CudaGraphStep(Context)).Begin();
+    }
+
+    /// <summary>
+    /// Ends the step and queues its launches on <see cref="Stream"/> as one graph: the last step's
+    /// graph with the changed nodes updated when it ran the same kernels, else a new one.
+    /// </summary>
+    public void EndGraphStep()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_graphStep is null) throw new InvalidOperationException("No graph step is open (BeginGraphStep).");
+        _graphStep.End(_stream);
+    }
+
+    /// <summary>Ends a step that failed or was cancelled: its recorded launches are dropped, not run.</summary>
+    public void AbandonGraphStep() => _graphStep?.Abandon();
+
+    /// <summary>True while launches are being recorded (a step is open and has not fallen back).</summary>
+    public bool IsRecordingGraph => _graphStep is { IsRecording: true };
+
+    /// <summary>True while an executable graph of the last step is kept.</summary>
+    public bool HasCachedGraph => _graphStep is { HasGraph: true };
+
+    /// <summary>Replays, node updates, rebuilds and fallbacks of the graph steps so far.</summary>
+    public NnlCudaGraphStatistics GraphStatistics => _graphStep?.Statistics ?? new(0, 0, 0, 0, 0, 0, null);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private CudaStream FallBackForStreamWork()
+    {
+        // Rare (a step's first scratch zeroing, a Softmax copy): name the operation for the statistics.
+        string? caller = null;
+        foreach (var frame in new StackTrace(1, false).GetFrames())
+        {
+            var name = frame.GetMethod()?.Name;
+            if (name is null or "get_Stream") continue;
+            caller = name;
+            break;
+        }
+        _graphStep!.FallBack(_stream, $"stream work during the step ({caller ?? "unknown"})");
+        return _stream;
+    }
+
+    /// <summary>
+    /// Device memory for a batch's packed arrays. Small batches (decode) share one block kept for the
+    /// backend's life, so the kernels' batch pointers, and a replayed graph's nodes, stay the same
+    /// from step to step; the next step's upload is queued behind this step's kernels on the stream.
+    /// </summary>
+    private DeviceAllocation BatchMemory(int rows, long bytes)
+    {
+        if (rows <= GemvMaxRows && bytes <= StepBatchBytes && !_stepBatchInUse)
+        {
+            _stepBatch ??= Allocator.Allocate(StepBatchBytes, "batch (decode)");
+            _stepBatchInUse = true;
+            return _stepBatch;
+        }
+        return Allocator.Allocate(bytes, "batch");
+    }
+
+    /// <summary>Gives back a batch's memory (<see cref="CudaBatch.Dispose"/>): the shared decode block is kept.</summary>
+    internal void FreeInternal(DeviceAllocation memory)
+    {
+        if (ReferenceEquals(memory, _stepBatch)) _stepBatchInUse = false;
+        else Allocator.Free(memory);
+    }
+
     // ------------------------------------------------------------------ launching and checking
 
-    private void Launch(CudaKernel kernel, uint grid, uint block, params ReadOnlySpan<KernelArg> args)
-    {
-        Launches++;
-        kernel.Launch(Stream, (grid, 1, 1), (block, 1, 1), 0, args);
-    }
+    private void Launch(CudaKernel kernel, uint grid, uint block, params ReadOnlySpan<KernelArg> args) =>
+        Launch(kernel, (grid, 1, 1), (block, 1, 1), args);
 
     private void Launch(CudaKernel kernel, (uint, uint, uint) grid, (uint, uint, uint) block, params ReadOnlySpan<KernelArg> args)
     {
         Launches++;
-        kernel.Launch(Stream, grid, block, 0, args);
+        if (_graphStep is { IsRecording: true } step) step.Record(kernel, grid, block, 0, args);
+        else kernel.Launch(_stream, grid, block, 0, args);
     }
 
     /// <summary>Output rows each warp of a GEMV variant owns.</summary>
@@ -685,7 +779,12 @@ public sealed class CudaBackend : IComputeBackend
     {
         if (_disposed) return;
         _disposed = true;
-        try { Stream.Synchronize(); } catch (NnlException) { /* a failed stream still gets its memory back */ }
+        _graphStep?.Abandon();
+        try { _stream.Synchronize(); } catch (NnlException) { /* a failed stream still gets its memory back */ }
+        _graphStep?.Dispose();
+        _graphStep = null;
+        if (_stepBatch is not null) Allocator.Free(_stepBatch);
+        _stepBatch = null;
         foreach (var m in _invFreq.Values) Allocator.Free(m);
         _invFreq.Clear();
         if (_scratch is not null) Allocator.Free(_scratch);
@@ -694,6 +793,6 @@ public sealed class CudaBackend : IComputeBackend
         _splitCounters = null;
         _cublas?.Dispose();
         if (_ownsAllocator) Allocator.Dispose();
-        if (_ownsStream) Stream.Dispose();
+        if (_ownsStream) _stream.Dispose();
     }
 }

@@ -43,6 +43,12 @@ public sealed record OffloadOptions
     /// </summary>
     public bool TransposeConv1DWeights { get; init; } = true;
 
+    /// <summary>
+    /// When every weight is resident, run each decode step (up to <see cref="Cuda.CudaBackend.GemvMaxRows"/>
+    /// rows) as one CUDA graph instead of some 700 separate kernel launches. Off: launch them one by one.
+    /// </summary>
+    public bool UseCudaGraphs { get; init; } = true;
+
     public void Validate()
     {
         if (Device < 0) throw new NnlArgumentException(nameof(Device), $"a device ordinal is 0 or more, not {Device}");

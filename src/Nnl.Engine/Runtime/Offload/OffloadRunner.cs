@@ -10,7 +10,7 @@ namespace Nnl.Engine.Runtime.Offload;
 /// node on the CUDA backend while <see cref="OffloadWeightBinder"/> streams the weights the plan did
 /// not keep resident. Same table, same architecture code as the CPU engine; only the binder differs.
 /// </summary>
-public sealed class OffloadRunner : IModelRunner, IResidencyReport
+public sealed class OffloadRunner : IModelRunner, IResidencyReport, INodeLoopObserver
 {
     private readonly ComputationTableRunner _inner;
     private readonly OffloadWeightBinder _binder;
@@ -22,6 +22,7 @@ public sealed class OffloadRunner : IModelRunner, IResidencyReport
     private readonly CudaEvent _passStart, _passEnd;
     private readonly long _previousBudget;
     private double _computeMs;
+    private bool _graphStepOpen;
     private bool _disposed;
 
     private OffloadRunner(OffloadPlan plan, DeviceMemoryPool pool, CudaBackend backend, PoolDeviceAllocator allocator,
@@ -38,6 +39,9 @@ public sealed class OffloadRunner : IModelRunner, IResidencyReport
         PinnedHostToDeviceGBps = pinnedGBps;
         _owned = owned;
         _inner = new ComputationTableRunner(plan.Table, backend, binder);
+        // Graphs replay only kernels on the one stream: a streamed node's cross-stream waits could not be recorded.
+        UsesCudaGraphs = plan.Options.UseCudaGraphs && plan.IsFullyResident;
+        if (UsesCudaGraphs) _inner.NodeLoop = this;
         _passStart = new CudaEvent(backend.Context);
         _passEnd = new CudaEvent(backend.Context);
     }
@@ -51,6 +55,12 @@ public sealed class OffloadRunner : IModelRunner, IResidencyReport
     public long PinnedHostBytes => _host.PinnedBytes + (_disk?.StagingBytes ?? 0);
 
     public int ResidentNodes => Plan.ResidentNodeCount;
+
+    /// <summary>True when decode steps replay as CUDA graphs (<see cref="OffloadOptions.UseCudaGraphs"/> and a fully resident plan).</summary>
+    public bool UsesCudaGraphs { get; }
+
+    /// <summary>Replays, node updates, rebuilds and fallbacks of the decode steps so far.</summary>
+    public NnlCudaGraphStatistics GraphStatistics => _backend.GraphStatistics;
     public long ResidentWeightBytes => Plan.ResidentWeightBytes;
 
     /// <summary>Resident Conv1D weights stored as nn.Linear (<see cref="OffloadOptions.TransposeConv1DWeights"/>).</summary>
@@ -133,6 +143,23 @@ public sealed class OffloadRunner : IModelRunner, IResidencyReport
     }
 
     public void Quiesce() => _binder.Quiesce();
+
+    /// <summary>A decode-sized batch (GEMV products, split attention: Nnl's kernels only, no cuBLAS) is recorded.</summary>
+    void INodeLoopObserver.NodesStarting(TokenBatch batch)
+    {
+        if (batch.RowCount > CudaBackend.GemvMaxRows) return;
+        _backend.BeginGraphStep();
+        _graphStepOpen = true;
+    }
+
+    /// <summary>Replays the step before the logits are downloaded; drops it when a node failed.</summary>
+    void INodeLoopObserver.NodesFinished(bool completed)
+    {
+        if (!_graphStepOpen) return;
+        _graphStepOpen = false;
+        if (completed) _backend.EndGraphStep();
+        else _backend.AbandonGraphStep();
+    }
 
     public NnlOffloadStatistics? TakeStatistics()
     {

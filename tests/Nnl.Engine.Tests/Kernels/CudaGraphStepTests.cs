@@ -1,0 +1,157 @@
+using Nnl.Engine.Models;
+using Nnl.Engine.Runtime;
+using Nnl.Engine.Runtime.Cuda;
+
+namespace Nnl.Engine.Tests.Kernels;
+
+/// <summary>
+/// The CUDA backend's graph steps on plain Add kernels, where the right answer is known exactly:
+/// a first step builds the graph, a repeat replays it untouched, a changed argument updates one
+/// node, other kernels rebuild it; stream work mid-step falls back in order; an abandoned step
+/// runs nothing; disposal drops the graph.
+/// </summary>
+[Trait("Category", "Gpu")]
+[Collection("Gpu")]
+public class CudaGraphStepTests
+{
+    private const int Rows = 3, Cols = 1000;
+
+    private static float[] Random(Random rng) => Enumerable.Range(0, Rows * Cols).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+
+    private static float[] Sum(params float[][] terms)
+    {
+        var r = new float[terms[0].Length];
+        for (int i = 0; i < r.Length; i++)
+        {
+            float s = terms[0][i];
+            for (int t = 1; t < terms.Length; t++) s += terms[t][i]; // left to right, as the kernels chain them
+            r[i] = s;
+        }
+        return r;
+    }
+
+    [GpuFact]
+    public void StepsReplayUpdateRebuildAndFallBackInOrder()
+    {
+        using var h = new GpuHarness();
+        var be = h.Backend;
+        var rng = new Random(71);
+        float[] av = Random(rng), bv = Random(rng), cv = Random(rng), dv = Random(rng);
+        BackendTensor T(string name, float[] values)
+        {
+            var t = be.Allocate(name, TensorDType.F32, Rows, Cols);
+            be.Upload(t, values);
+            return t;
+        }
+        var a = T("a", av);
+        var b = T("b", bv);
+        var c = T("c", cv);
+        var d = T("d", dv);
+        var y = T("y", new float[Rows * Cols]);
+        var z = T("z", new float[Rows * Cols]);
+        be.Synchronize();
+
+        // 1: two nodes, built and launched.
+        long launches = be.Launches;
+        be.BeginGraphStep();
+        Assert.True(be.IsRecordingGraph);
+        be.Add(a, b, y);
+        be.Add(y, c, z);
+        be.EndGraphStep();
+        Assert.False(be.IsRecordingGraph);
+        Assert.Equal(2, be.Launches - launches);
+        Assert.Equal(Sum(av, bv, cv), h.Download(z));
+        var s = be.GraphStatistics;
+        Assert.Equal((1L, 1L, 0L, 2, 2), (s.Replays, s.Rebuilds, s.Fallbacks, s.LastNodeCount, s.LastUpdatedNodes));
+        Assert.True(be.HasCachedGraph);
+
+        // 2: new input values, same pointers: the graph replays untouched and sees the new values.
+        cv = Random(rng);
+        be.Upload(c, cv);
+        be.BeginGraphStep();
+        be.Add(a, b, y);
+        be.Add(y, c, z);
+        be.EndGraphStep();
+        Assert.Equal(Sum(av, bv, cv), h.Download(z));
+        s = be.GraphStatistics;
+        Assert.Equal((2L, 1L, 0), (s.Replays, s.Rebuilds, s.LastUpdatedNodes));
+
+        // 3: the second node reads d instead of c: one node updated in place.
+        be.BeginGraphStep();
+        be.Add(a, b, y);
+        be.Add(y, d, z);
+        be.EndGraphStep();
+        Assert.Equal(Sum(av, bv, dv), h.Download(z));
+        s = be.GraphStatistics;
+        Assert.Equal((3L, 1L, 1, 1L), (s.Replays, s.Rebuilds, s.LastUpdatedNodes, s.NodeUpdates - 2));
+
+        // 4: another kernel sequence (three nodes): a new graph.
+        be.BeginGraphStep();
+        be.Add(a, b, y);
+        be.Add(y, c, z);
+        be.Add(z, d, y);
+        be.EndGraphStep();
+        Assert.Equal(Sum(av, bv, cv, dv), h.Download(y));
+        s = be.GraphStatistics;
+        Assert.Equal((4L, 2L, 3, 3), (s.Replays, s.Rebuilds, s.LastNodeCount, s.LastUpdatedNodes));
+
+        // 5: an upload mid-step: the recorded launch is queued before it, the rest launch directly.
+        var newC = Random(rng);
+        be.BeginGraphStep();
+        be.Add(a, c, y);        // must read the old c
+        be.Upload(c, newC);     // stream work: falls back
+        Assert.False(be.IsRecordingGraph);
+        be.Add(y, c, z);        // must read the new c
+        be.EndGraphStep();
+        Assert.Equal(Sum(av, cv, newC), h.Download(z));
+        s = be.GraphStatistics;
+        Assert.Equal((4L, 1L), (s.Replays, s.Fallbacks));
+        Assert.NotNull(s.LastFallbackReason);
+
+        // 6: an abandoned step runs nothing.
+        var w = T("w", new float[Rows * Cols]);
+        be.BeginGraphStep();
+        be.Add(a, b, w);
+        be.AbandonGraphStep();
+        Assert.All(h.Download(w), v => Assert.Equal(0f, v));
+        Assert.Equal(4L, be.GraphStatistics.Replays);
+
+        // Misuse is named, not ignored.
+        Assert.Throws<InvalidOperationException>(be.EndGraphStep);
+        be.BeginGraphStep();
+        Assert.Throws<InvalidOperationException>(be.BeginGraphStep);
+        be.AbandonGraphStep();
+
+        foreach (var t in new[] { a, b, c, d, y, z, w }) be.Release(t);
+        Assert.True(be.HasCachedGraph);
+        be.Dispose();
+        Assert.False(be.HasCachedGraph);
+    }
+
+    [GpuFact]
+    public void DecodeBatchesKeepTheirDevicePointersFromPassToPass()
+    {
+        using var h = new GpuHarness();
+        var be = h.Backend;
+        ulong tokens;
+        using (var first = (CudaBatch)be.PrepareBatch(new TokenBatch([5], [7], [0], [0]))) tokens = first.TokenIds;
+        using (var second = (CudaBatch)be.PrepareBatch(new TokenBatch([9], [8], [0], [0])))
+        {
+            Assert.Equal(tokens, second.TokenIds);
+            // A second small batch alive at the same time gets memory of its own.
+            using var third = (CudaBatch)be.PrepareBatch(new TokenBatch([9, 3], [8, 9], [0, 0], [1]));
+            Assert.NotEqual(tokens, third.TokenIds);
+            var ids = new int[2];
+            unsafe
+            {
+                fixed (int* p = ids) Nnl.Engine.Cuda.CudaCopy.DeviceToHost((IntPtr)p, third.TokenIds, 8, be.Stream);
+            }
+            be.Synchronize();
+            Assert.Equal(new[] { 9, 3 }, ids);
+        }
+        // A prefill-sized batch does not take the shared block.
+        using var prefill = (CudaBatch)be.PrepareBatch(new TokenBatch(new int[CudaBackend.GemvMaxRows + 1], Enumerable.Range(0, CudaBackend.GemvMaxRows + 1).ToArray(),
+            new int[CudaBackend.GemvMaxRows + 1], [0]));
+        Assert.NotEqual(tokens, prefill.TokenIds);
+    }
+}
