@@ -62,6 +62,12 @@ public class CudaGemvBandwidthTests
             ("GPT-2-XL c_attn (Conv1D)", TensorDType.F16, WeightLayout.Conv1D, 4800, 1600),
             ("GPT-2-XL c_fc (Conv1D)", TensorDType.F16, WeightLayout.Conv1D, 6400, 1600),
             ("GPT-2-XL c_proj mlp (Conv1D)", TensorDType.F16, WeightLayout.Conv1D, 1600, 6400),
+            // The same matrices stored transposed (as the offload binder keeps resident GPT-2 weights).
+            ("GPT-2-XL c_attn as Linear", TensorDType.F16, WeightLayout.Linear, 4800, 1600),
+            ("GPT-2-XL attn c_proj as Linear", TensorDType.F16, WeightLayout.Linear, 1600, 1600),
+            ("GPT-2-XL c_fc as Linear", TensorDType.F16, WeightLayout.Linear, 6400, 1600),
+            ("GPT-2-XL c_proj mlp as Linear", TensorDType.F16, WeightLayout.Linear, 1600, 6400),
+            ("GPT-2-XL attn c_proj (Conv1D)", TensorDType.F16, WeightLayout.Conv1D, 1600, 1600),
         };
         var failures = new List<string>();
         var rng = new Random(73);
