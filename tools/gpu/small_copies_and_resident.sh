@@ -18,6 +18,14 @@ for part in "$@"; do
     offload-tests)
       timeout 200 /tmp/nnl-tests/Nnl.Engine.Tests -noColor -class Nnl.Engine.Tests.Offload.OffloadParityTests > "$OUT/offload-tests.log" 2>&1
       tail -3 "$OUT/offload-tests.log" ;;
+    bench-tests)
+      for c in Kernels.CudaDecodeStepBenchmarkTests Kernels.CudaGemvBandwidthTests Offload.CudaGraphDecodeTests; do
+        timeout 200 /tmp/nnl-tests/Nnl.Engine.Tests -noColor -showLiveOutput -class Nnl.Engine.Tests.$c >> "$OUT/bench-tests.log" 2>&1
+      done
+      grep -E "ms/token|GB/s|nodes|Total:|FAIL" "$OUT/bench-tests.log" | cut -c1-330 ;;
+    nographs)
+      $N bench /tmp/gpt2xl --device cuda --max-gpu-memory 64GB --prompt-length 16 --tokens 33 --repetitions 3 --no-cuda-graphs --json | tee "$OUT/nnl-gpt2xl-resident-nographs.jsonl"
+      $N bench /tmp/l13 --device cuda --max-gpu-memory 64GB --prompt-length 16 --tokens 17 --repetitions 2 --no-cuda-graphs --json | tee "$OUT/nnl-l13-resident-nographs.jsonl" ;;
     copies)
       SMALL=$(python3 -c "import sys; sys.path.insert(0,'$T'); import torch_bandwidth as t; print(','.join(str(s) for s in t.shmoo() if s <= 1_000_000))")
       timeout 120 $N transfer --size $SMALL --direction h2d,d2h --memory pinned --iterations 30 --copies 100 --json > "$OUT/nnl-small.jsonl"

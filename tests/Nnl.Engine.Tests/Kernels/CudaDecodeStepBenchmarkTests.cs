@@ -28,7 +28,7 @@ public class CudaDecodeStepBenchmarkTests
 
     public CudaDecodeStepBenchmarkTests(ITestOutputHelper output) { _output = output; }
 
-    private sealed record ModelShape(string Name, bool Gpt2, int Layers, int Hidden, int Heads, int KvHeads, int Ffn, int Vocab);
+    private sealed record ModelShape(string Name, bool Gpt2, int Layers, int Hidden, int Heads, int KvHeads, int Ffn, int Vocab, bool StoredAsLinear = false);
 
     private static readonly ModelShape Gpt2Xl = new("GPT-2-XL", true, 48, 1600, 25, 25, 6400, 50257);
     private static readonly ModelShape Llama2_13B = new("Llama-2-13B", false, 40, 5120, 40, 40, 13824, 32000);
@@ -38,6 +38,10 @@ public class CudaDecodeStepBenchmarkTests
 
     [GpuFact]
     public void Llama2_13BDecodeStepIsTimedAgainstTheCopyBandwidth() => Run(Llama2_13B);
+
+    /// <summary>GPT-2-XL with its Conv1D matrices stored as nn.Linear, as the offload binder keeps resident ones.</summary>
+    [GpuFact]
+    public void Gpt2XlWithTransposedWeightsDecodeStepIsTimedAgainstTheCopyBandwidth() => Run(Gpt2Xl with { Name = "GPT-2-XL (Conv1D stored as Linear)", StoredAsLinear = true });
 
     /// <summary>The weights of one stack, filled with uniform random values on the device.</summary>
     private sealed class Stack
@@ -91,6 +95,13 @@ public class CudaDecodeStepBenchmarkTests
                 w["fcb"] = stack.Weight("c_fc.bias", 0.02f, m.Ffn);
                 w["down"] = stack.Weight("mlp.c_proj.weight", 0.02f, m.Ffn, m.Hidden);
                 w["downb"] = stack.Weight("mlp.c_proj.bias", 0.02f, m.Hidden);
+                if (m.StoredAsLinear)
+                    foreach (var role in new[] { "qkv", "proj", "fc", "down" })
+                    {
+                        // Random values either way: the same memory, read as [out, in].
+                        var t = (CudaTensor)w[role];
+                        w[role] = be.WrapDeviceMemory(new TensorInfo(t.Name, t.DType, t.Shape, "", 0, t.ByteCount), t.Pointer, transposed: true);
+                    }
             }
             else
             {
@@ -242,9 +253,9 @@ public class CudaDecodeStepBenchmarkTests
         Assert.All(first, f => Assert.True(float.IsFinite(f)));
         Assert.Equal(first, second);
         Assert.True(first.Distinct().Count() > m.Vocab / 2, "the logits should vary over the vocabulary");
-        // The fused table: a GPT-2 layer is 8 kernels, a Llama layer 13 (no Add, no SliceColumns, no GeluNew);
+        // The fused table: a GPT-2 layer is 8 kernels, a Llama layer 14 (no Add, no SliceColumns, no GeluNew);
         // plus the embedding (GPT-2: token, position, add), the final norm and the head.
-        Assert.Equal((m.Gpt2 ? 3 : 1) + m.Layers * (m.Gpt2 ? 8 : 13) + 2, launches);
+        Assert.Equal((m.Gpt2 ? 3 : 1) + m.Layers * (m.Gpt2 ? 8 : 14) + 2, launches);
 
         string device = NnlDevice.Query(0).Name;
         _output.WriteLine($"{device}, {DateTime.UtcNow:yyyy-MM-dd}: copy {copyReadWriteGBps:F0} GB/s read+write ({copiedGBps:F0} GB/s copied), 1 GiB");
