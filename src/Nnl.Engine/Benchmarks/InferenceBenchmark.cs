@@ -177,6 +177,12 @@ public static class InferenceBenchmark
             PeakGpuMemoryBytes = m.AllStatistics?.PeakGpuMemoryBytes,
             DiskGBps = stats is { DiskMilliseconds: > 0 } ? stats.DiskBytes / (stats.DiskMilliseconds * 1e6) : null,
             LoadSeconds = loadSeconds,
+            CudaGraphReplays = Graphs(runner)?.Replays,
+            CudaGraphNodeUpdates = Graphs(runner)?.NodeUpdates,
+            CudaGraphFallbacks = Graphs(runner)?.Fallbacks,
         };
     }
+
+    private static Runtime.Cuda.NnlCudaGraphStatistics? Graphs(IModelRunner runner) =>
+        runner is Runtime.Offload.OffloadRunner { UsesCudaGraphs: true } o ? o.GraphStatistics : null;
 }

@@ -56,4 +56,13 @@ public sealed record NnlInferenceBenchmark
 
     /// <summary>Rate the disk reader delivered streamed weights at (null with the host cache on): the floor becomes streamed bytes / this.</summary>
     public double? DiskGBps { get; init; }
+
+    /// <summary>Decode steps replayed as a CUDA graph over the whole point (warm-up included); null when graphs are off or not possible.</summary>
+    public long? CudaGraphReplays { get; init; }
+
+    /// <summary>Graph nodes whose arguments or grid changed between steps (each costs a driver call).</summary>
+    public long? CudaGraphNodeUpdates { get; init; }
+
+    /// <summary>Steps that fell back to launching kernels one by one (something other than a kernel ran inside the step).</summary>
+    public long? CudaGraphFallbacks { get; init; }
 }
