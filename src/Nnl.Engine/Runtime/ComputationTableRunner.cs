@@ -42,6 +42,7 @@ public sealed class ComputationTableRunner : IModelRunner
             {
                 cancellation.ThrowIfCancellationRequested();
                 RunNode(i, context);
+                NodeLoop?.NodeFinished(i);
             }
             completed = true;
         }

@@ -10,6 +10,9 @@ public interface INodeLoopObserver
     /// <summary>The table's nodes are about to run for <paramref name="batch"/>.</summary>
     void NodesStarting(TokenBatch batch);
 
+    /// <summary>Node <paramref name="index"/> has run (its work is queued).</summary>
+    void NodeFinished(int index) { }
+
     /// <summary>The loop is over: every node ran (<paramref name="completed"/>), or one threw or the pass was cancelled.</summary>
     void NodesFinished(bool completed);
 }

@@ -129,6 +129,65 @@ public class CudaGraphStepTests
     }
 
     [GpuFact]
+    public void ACutStepRunsItsSegmentsInOrderAndKeepsEachSegmentsGraph()
+    {
+        using var h = new GpuHarness();
+        var be = h.Backend;
+        var rng = new Random(72);
+        float[] av = Random(rng), bv = Random(rng), cv = Random(rng), dv = Random(rng);
+        BackendTensor T(string name, float[] values)
+        {
+            var t = be.Allocate(name, TensorDType.F32, Rows, Cols);
+            be.Upload(t, values);
+            return t;
+        }
+        var a = T("a", av);
+        var b = T("b", bv);
+        var c = T("c", cv);
+        var d = T("d", dv);
+        var y = T("y", new float[Rows * Cols]);
+        var z = T("z", new float[Rows * Cols]);
+        be.Synchronize();
+
+        // Three segments (2 + 1 + 1 nodes); the later ones read what the earlier ones wrote.
+        void Step(BackendTensor last)
+        {
+            be.BeginGraphStep();
+            be.Add(a, b, y);
+            be.Add(y, c, z);
+            be.CutGraphStep();
+            be.CutGraphStep(); // nothing recorded since: no empty segment
+            be.Add(z, d, y);
+            be.CutGraphStep();
+            be.Add(y, last, z);
+            be.EndGraphStep();
+        }
+        Step(a);
+        Assert.Equal(Sum(av, bv, cv, dv, av), h.Download(z));
+        var s = be.GraphStatistics;
+        Assert.Equal((1L, 3L, 4, 4), (s.Replays, s.Rebuilds, s.LastNodeCount, s.LastUpdatedNodes));
+
+        // Again with the last segment's second input changed: one node updated, nothing rebuilt.
+        Step(b);
+        Assert.Equal(Sum(av, bv, cv, dv, bv), h.Download(z));
+        s = be.GraphStatistics;
+        Assert.Equal((2L, 3L, 4, 1), (s.Replays, s.Rebuilds, s.LastNodeCount, s.LastUpdatedNodes));
+
+        // Stream work in the second segment: the first segment ran as a graph, the rest in order, directly.
+        var newD = Random(rng);
+        be.BeginGraphStep();
+        be.Add(a, b, y);
+        be.CutGraphStep();
+        be.Add(y, d, z);        // must read the old d
+        be.Upload(d, newD);     // falls back
+        be.Add(z, d, y);        // must read the new d
+        be.EndGraphStep();
+        Assert.Equal(Sum(av, bv, dv, newD), h.Download(y));
+        s = be.GraphStatistics;
+        Assert.Equal((2L, 1L), (s.Replays, s.Fallbacks));
+    }
+
+    [GpuFact]
     public void DecodeBatchesKeepTheirDevicePointersFromPassToPass()
     {
         using var h = new GpuHarness();

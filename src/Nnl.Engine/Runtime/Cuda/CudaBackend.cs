@@ -612,7 +612,18 @@ public sealed class CudaBackend : IComputeBackend
         _graphStep.End(_stream);
     }
 
-    /// <summary>Ends a step that failed or was cancelled: its recorded launches are dropped, not run.</summary>
+    /// <summary>
+    /// Queues what the step recorded so far as a graph segment of its own and records on: the GPU
+    /// starts on the first nodes while the host records the next (without cuts the GPU idles until
+    /// the whole step is recorded). Each segment keeps its own graph for the next step.
+    /// </summary>
+    public void CutGraphStep()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        _graphStep?.Cut(_stream);
+    }
+
+    /// <summary>Ends a step that failed or was cancelled: its launches recorded since the last cut are dropped, not run.</summary>
     public void AbandonGraphStep() => _graphStep?.Abandon();
 
     /// <summary>True while launches are being recorded (a step is open and has not fallen back).</summary>

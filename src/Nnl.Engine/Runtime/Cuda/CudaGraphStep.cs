@@ -15,21 +15,43 @@ public sealed record NnlCudaGraphStatistics(long Replays, long NodeUpdates, long
     int LastNodeCount, int LastUpdatedNodes, string? LastFallbackReason);
 
 /// <summary>
-/// Records a step's kernel launches and replays them as one CUDA graph. The graph of the last step
-/// is kept: a step with the same kernels in the same order updates only the nodes whose grid or
+/// Records a step's kernel launches and replays them as CUDA graphs, one per segment: the caller
+/// may cut the step (<see cref="Cut"/>, the runner does after each node) so that the GPU runs the
+/// first segments while the host still records the next ones. Each segment's graph is kept for the
+/// next step: a segment with the same kernels in the same order updates only the nodes whose grid or
 /// arguments changed (attention's split count, a pointer the pool handed out elsewhere) and
-/// launches it; any other step builds a new linear chain. Not thread-safe (the backend is not).
+/// launches; any other builds a new linear chain. Not thread-safe (the backend is not).
 /// </summary>
 internal sealed class CudaGraphStep : IDisposable
 {
     private enum State { Idle, Recording, FellBack }
 
+    /// <summary>One cut of the step: its executable graph and the launches its nodes hold now.</summary>
+    private sealed class Segment : IDisposable
+    {
+        public LaunchRecord Cached = new();
+        public CudaGraph? Graph;
+        public CudaGraphExec? Exec;
+        public CudaGraphNode[] Nodes = [];
+
+        public void Drop()
+        {
+            Exec?.Dispose();
+            Exec = null;
+            Graph?.Dispose();
+            Graph = null;
+            Nodes = [];
+            Cached.Clear();
+        }
+
+        public void Dispose() => Drop();
+    }
+
     private readonly CudaContext _context;
+    private readonly List<Segment> _segments = new();
     private LaunchRecord _recording = new();
-    private LaunchRecord _cached = new();     // what _exec's nodes hold now
-    private CudaGraph? _graph;
-    private CudaGraphExec? _exec;
-    private CudaGraphNode[] _nodes = [];
+    private int _segment;                      // index of the segment being recorded
+    private int _stepNodes, _stepUpdated;
     private State _state;
     private long _replays, _nodeUpdates, _rebuilds, _fallbacks;
     private int _lastNodeCount, _lastUpdated;
@@ -44,7 +66,7 @@ internal sealed class CudaGraphStep : IDisposable
     public bool InStep => _state != State.Idle;
 
     /// <summary>True while an executable graph is kept for the next step.</summary>
-    public bool HasGraph => _exec is not null;
+    public bool HasGraph => _segments.Any(g => g.Exec is not null);
 
     public NnlCudaGraphStatistics Statistics =>
         new(_replays, _nodeUpdates, _rebuilds, _fallbacks, _lastNodeCount, _lastUpdated, _lastFallbackReason);
@@ -53,6 +75,8 @@ internal sealed class CudaGraphStep : IDisposable
     {
         if (_state != State.Idle) throw new InvalidOperationException("A graph step is already open: end it (EndGraphStep) before beginning another.");
         _recording.Clear();
+        _segment = 0;
+        _stepNodes = _stepUpdated = 0;
         _state = State.Recording;
     }
 
@@ -60,8 +84,9 @@ internal sealed class CudaGraphStep : IDisposable
         _recording.Add(kernel, grid, block, sharedBytes, args);
 
     /// <summary>
-    /// Stream work other than a kernel launch arrived mid-step: queue the launches recorded so far,
-    /// one by one, so that work runs after them as it would have; the rest of the step launches directly.
+    /// Stream work other than a kernel launch arrived mid-step: queue the launches recorded since the
+    /// last cut, one by one, so that work runs after them as it would have; the rest of the step
+    /// launches directly.
     /// </summary>
     public void FallBack(CudaStream stream, string reason)
     {
@@ -77,58 +102,80 @@ internal sealed class CudaGraphStep : IDisposable
         _recording.Clear();
     }
 
-    /// <summary>Ends the step: replays the recorded launches as a graph on <paramref name="stream"/> (nothing when the step fell back).</summary>
+    /// <summary>Launches what was recorded since the last cut as the step's next segment; recording goes on.</summary>
+    public void Cut(CudaStream stream)
+    {
+        if (_state != State.Recording || _recording.Count == 0) return;
+        LaunchSegment(stream);
+    }
+
+    /// <summary>Ends the step: replays the last segment on <paramref name="stream"/> (nothing more when the step fell back).</summary>
     public void End(CudaStream stream)
     {
         if (_state == State.Idle) throw new InvalidOperationException("No graph step is open (BeginGraphStep).");
         bool recorded = _state == State.Recording;
+        if (recorded && _recording.Count > 0)
+        {
+            try { LaunchSegment(stream); }
+            finally { _state = State.Idle; }
+        }
         _state = State.Idle;
-        if (!recorded || _recording.Count == 0) return;
+        // A step that fell back counts as a fallback even if its first segments ran as graphs.
+        if (!recorded || _stepNodes == 0) return;
+        _replays++;
+        _lastNodeCount = _stepNodes;
+        _lastUpdated = _stepUpdated;
+    }
+
+    private void LaunchSegment(CudaStream stream)
+    {
+        if (_segment == _segments.Count) _segments.Add(new Segment());
+        var g = _segments[_segment++];
         try
         {
             int updated;
-            if (_exec is not null && _recording.SameKernels(_cached))
+            if (g.Exec is not null && _recording.SameKernels(g.Cached))
             {
                 updated = 0;
                 for (int i = 0; i < _recording.Count; i++)
                 {
-                    if (_recording.SameLaunch(i, _cached)) continue;
+                    if (_recording.SameLaunch(i, g.Cached)) continue;
                     var l = _recording[i];
-                    _exec.SetKernelNodeParams(_nodes[i], l.Kernel, l.Grid, l.Block, l.SharedBytes, _recording.Args(i));
+                    g.Exec.SetKernelNodeParams(g.Nodes[i], l.Kernel, l.Grid, l.Block, l.SharedBytes, _recording.Args(i));
                     updated++;
                 }
             }
             else
             {
-                Rebuild();
+                Rebuild(g);
                 updated = _recording.Count;
             }
-            _exec!.Launch(stream);
-            _replays++;
+            g.Exec!.Launch(stream);
             _nodeUpdates += updated;
-            _lastUpdated = updated;
-            _lastNodeCount = _recording.Count;
-            (_cached, _recording) = (_recording, _cached);
+            _stepUpdated += updated;
+            _stepNodes += _recording.Count;
+            (g.Cached, _recording) = (_recording, g.Cached);
             _recording.Clear();
         }
         catch
         {
             // The executable may hold some of this step's parameters and not others: start over next step.
-            DropGraph();
+            g.Drop();
+            _recording.Clear();
             throw;
         }
     }
 
-    /// <summary>Ends a step that failed: the recorded launches are dropped, not run (the pass is abandoned).</summary>
+    /// <summary>Ends a step that failed: the launches recorded since the last cut are dropped, not run (the pass is abandoned).</summary>
     public void Abandon()
     {
         _state = State.Idle;
         _recording.Clear();
     }
 
-    private void Rebuild()
+    private void Rebuild(Segment g)
     {
-        DropGraph();
+        g.Drop();
         _rebuilds++;
         var graph = new CudaGraph(_context);
         try
@@ -141,9 +188,9 @@ internal sealed class CudaGraphStep : IDisposable
                 nodes[i] = graph.AddKernelNode(l.Kernel, l.Grid, l.Block, l.SharedBytes, _recording.Args(i), previous);
                 previous = nodes[i];
             }
-            _exec = graph.Instantiate();
-            _graph = graph;
-            _nodes = nodes;
+            g.Exec = graph.Instantiate();
+            g.Graph = graph;
+            g.Nodes = nodes;
         }
         catch
         {
@@ -152,20 +199,11 @@ internal sealed class CudaGraphStep : IDisposable
         }
     }
 
-    private void DropGraph()
-    {
-        _exec?.Dispose();
-        _exec = null;
-        _graph?.Dispose();
-        _graph = null;
-        _nodes = [];
-        _cached.Clear();
-    }
-
     public void Dispose()
     {
         _state = State.Idle;
-        DropGraph();
+        foreach (var g in _segments) g.Dispose();
+        _segments.Clear();
         _recording.Clear();
     }
 }

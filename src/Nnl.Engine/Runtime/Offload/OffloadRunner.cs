@@ -152,6 +152,12 @@ public sealed class OffloadRunner : IModelRunner, IResidencyReport, INodeLoopObs
         _graphStepOpen = true;
     }
 
+    /// <summary>Each node's kernels go to the GPU as one graph segment while the host records the next node.</summary>
+    void INodeLoopObserver.NodeFinished(int index)
+    {
+        if (_graphStepOpen) _backend.CutGraphStep();
+    }
+
     /// <summary>Replays the step before the logits are downloaded; drops it when a node failed.</summary>
     void INodeLoopObserver.NodesFinished(bool completed)
     {
