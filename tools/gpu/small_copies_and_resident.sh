@@ -65,6 +65,17 @@ for l in open(sys.argv[1]):
 for k, v in sorted(t.items()): print(*k, "µs per copy by stream:", v)
 PY
       ;;
+    driver-only)
+      timeout 120 python3 $T/driver_only_small_copies.py > "$OUT/driver-only.jsonl"
+      timeout 60 $N transfer --size 1000,4000,8000,16000,40000,100000,1000000 --direction h2d,d2h --memory pinned --iterations 30 --copies 100 --json > "$OUT/nnl-driver-only.jsonl"
+      python3 - "$OUT" <<'PY'
+import json, sys
+o = sys.argv[1]
+a = {(r["Direction"], r["Bytes"]): r["MedianMicroseconds"] for r in map(json.loads, open(o + "/driver-only.jsonl"))}
+b = {(r["Direction"], r["Bytes"]): r["MedianMicroseconds"] for r in map(json.loads, open(o + "/nnl-driver-only.jsonl"))}
+for k in sorted(a): print(k[0][:6], k[1], "driver-only process", round(a[k], 3), "us; nnl", round(b.get(k, float('nan')), 3), "us; ratio", round(a[k] / b.get(k, float('nan')), 3))
+PY
+      ;;
     gpt2xl)
       $N transfer --direction h2d,d2d --memory pinned --size 256MB --json | tee "$OUT/ceilings.jsonl"
       [ -d /tmp/gpt2xl ] || $N new-model --preset gpt2-xl --dtype fp16 --seed 1 --path /tmp/gpt2xl > /dev/null
