@@ -38,6 +38,9 @@ public sealed class ImportNnlModelCommand : NnlCmdlet
     public SwitchParameter NoHostCache { get; set; }
 
     [Parameter]
+    public SwitchParameter NoCudaGraph { get; set; }
+
+    [Parameter]
     [ValidateRange(1, 1 << 24)]
     public int ContextLength { get; set; } = 512;
 
@@ -53,6 +56,7 @@ public sealed class ImportNnlModelCommand : NnlCmdlet
         PrefetchDepth = PrefetchDepth,
         ResidentLayers = ResidentLayersArgument.Parse(ResidentLayers),
         HostCache = !NoHostCache,
+        UseCudaGraphs = !NoCudaGraph,
         ContextLength = ContextLength,
         Threads = Threads,
     }, Path);
