@@ -36,6 +36,18 @@ public enum CudaGemvVariant
 
     /// <summary>Four rows per warp, four loads each (nnl_gemv_r4u4_*).</summary>
     FourRowsDeep,
+
+    /// <summary>Split-k: a block per two rows, its threads share each row's k, four loads each in flight (nnl_gemv_b2_*).</summary>
+    BlockTwoRows,
+
+    /// <summary>Split-k: a block per four rows, two loads each (nnl_gemv_b4_*).</summary>
+    BlockFourRows,
+
+    /// <summary>Split-k: a block per four rows, four loads each (nnl_gemv_b4u4_*).</summary>
+    BlockFourRowsDeep,
+
+    /// <summary>Split-k: a block per eight rows, two loads each (nnl_gemv_b8_*).</summary>
+    BlockEightRows,
 }
 
 /// <summary>Which attention kernel runs (chosen per call; tests force each).</summary>
@@ -98,6 +110,8 @@ public sealed class CudaBackend : IComputeBackend
         {
             new(context, "gemv", "nnl_gemv"), new(context, "gemv", "nnl_gemv_u8"),
             new(context, "gemv", "nnl_gemv_r2"), new(context, "gemv", "nnl_gemv_r4"), new(context, "gemv", "nnl_gemv_r4u4"),
+            new(context, "gemv", "nnl_gemv_b2"), new(context, "gemv", "nnl_gemv_b4"), new(context, "gemv", "nnl_gemv_b4u4"),
+            new(context, "gemv", "nnl_gemv_b8"),
         };
         _gemvConv1D = new(context, "gemv_conv1d", "nnl_gemv_conv1d");
         _gemm = new(context, "gemm", "nnl_gemm");
@@ -302,7 +316,7 @@ public sealed class CudaBackend : IComputeBackend
         var b = bias is null ? null : Weight(bias, "LayerNorm", "bias");
         if (b is not null) ExpectElements("LayerNorm", "bias", b, xt.Columns);
         bool fuse = b is null || b.DType == w.DType;
-        Launch(_layerNorm.For(w.DType), RowBlocks(xt.Rows), RowThreads(xt.Rows),
+        Launch(_layerNorm.For(w.DType), RowBlocks(xt.Rows), NormThreads(xt.Columns),
             xt.Pointer, w.Pointer, fuse && b is not null ? b.Pointer : 0UL, y.Pointer, (int)xt.Rows, (int)xt.Columns, epsilon);
         if (!fuse) AddBias(y, b!);
     }
@@ -314,7 +328,7 @@ public sealed class CudaBackend : IComputeBackend
         var y = F32(output, "RmsNorm", "output");
         ExpectShape("RmsNorm", "output", y, xt.Rows, xt.Columns);
         ExpectElements("RmsNorm", "weight", w, xt.Columns);
-        Launch(_rmsNorm.For(w.DType), RowBlocks(xt.Rows), RowThreads(xt.Rows),
+        Launch(_rmsNorm.For(w.DType), RowBlocks(xt.Rows), NormThreads(xt.Columns),
             xt.Pointer, w.Pointer, y.Pointer, (int)xt.Rows, (int)xt.Columns, epsilon);
     }
 
@@ -353,8 +367,8 @@ public sealed class CudaBackend : IComputeBackend
             case CudaMatMulPath.Gemv when layout == WeightLayout.Linear:
             {
                 var variant = ForcedGemvVariant ?? ChooseGemv(n, k);
-                int rowsPerBlock = 8 * GemvRowsPerWarp(variant);
-                Launch(_gemv[(int)variant].For(w.DType), (uint)Math.Min((n + rowsPerBlock - 1) / rowsPerBlock, 1 << 20), Threads,
+                int rowsPerBlock = GemvRowsPerBlock(variant);
+                Launch(_gemv[(int)variant].For(w.DType), (uint)Math.Min((n + rowsPerBlock - 1) / rowsPerBlock, 1 << 20), GemvThreads(variant, k, w.DType),
                     w.Pointer, xt.Pointer, biasPointer, y.Pointer, n, k, rows, kernelEpilogue);
                 break;
             }
@@ -675,13 +689,29 @@ public sealed class CudaBackend : IComputeBackend
         else kernel.Launch(_stream, grid, block, 0, args);
     }
 
-    /// <summary>Output rows each warp of a GEMV variant owns.</summary>
-    public static int GemvRowsPerWarp(CudaGemvVariant variant) => variant switch
+    /// <summary>Output rows each block of a GEMV variant owns (warp variants: 8 warps of 256 threads).</summary>
+    public static int GemvRowsPerBlock(CudaGemvVariant variant) => variant switch
     {
-        CudaGemvVariant.TwoRows => 2,
-        CudaGemvVariant.FourRows or CudaGemvVariant.FourRowsDeep => 4,
-        _ => 1,
+        CudaGemvVariant.OneRow or CudaGemvVariant.OneRowDeep => 8,
+        CudaGemvVariant.TwoRows => 16,
+        CudaGemvVariant.FourRows or CudaGemvVariant.FourRowsDeep => 32,
+        CudaGemvVariant.BlockTwoRows => 2,
+        CudaGemvVariant.BlockFourRows or CudaGemvVariant.BlockFourRowsDeep => 4,
+        CudaGemvVariant.BlockEightRows => 8,
+        _ => throw new ArgumentOutOfRangeException(nameof(variant)),
     };
+
+    /// <summary>
+    /// Threads of a GEMV block: 256 for the warp-per-row variants; the split-k ones give a row's
+    /// 16-byte vectors (k/8 of fp16, k/4 of fp32) about one thread each, whole warps, at most 256,
+    /// so a short row (k = 1600: 200 vectors, 7 warps) leaves no thread idle.
+    /// </summary>
+    private static uint GemvThreads(CudaGemvVariant variant, int k, TensorDType type)
+    {
+        if (variant < CudaGemvVariant.BlockTwoRows) return Threads;
+        int vectors = (k + (type == TensorDType.F32 ? 3 : 7)) / (type == TensorDType.F32 ? 4 : 8);
+        return (uint)Math.Clamp((vectors + 31) / 32 * 32, 32, (int)Threads);
+    }
 
     /// <summary>
     /// The GEMV variant for an [n, k] nn.Linear weight. Measured on an H200 (docs/performance.md,
@@ -694,11 +724,12 @@ public sealed class CudaBackend : IComputeBackend
     private uint Blocks(long n) => (uint)Math.Clamp((n + Threads - 1) / Threads, 1, 16L * _sms);
 
     /// <summary>
-    /// Threads of a block-per-row kernel: a decode step's few rows each get a whole 1024-thread
-    /// block, so a row's reads are a few deep per thread instead of a long serial chain on one SM;
-    /// many rows keep 256 (the GPU is full anyway).
+    /// Threads of a LayerNorm/RMSNorm block (one per row): about two float4 slices of the row per
+    /// thread, which the kernels keep in registers (up to 4 each), whole warps, 32 to 1024. A decode
+    /// step's 1600-float row is then 7 warps with one read of x and short reductions, where a
+    /// 1024-thread block doing three passes over the row took about 6 us on an H200.
     /// </summary>
-    private uint RowThreads(long rows) => rows < _sms ? 1024u : Threads;
+    private static uint NormThreads(long dim) => (uint)Math.Clamp(((((dim + 3) / 4 + 1) / 2) + 31) / 32 * 32, 32, 1024);
 
     /// <summary>Blocks for a block-per-row kernel.</summary>
     private uint RowBlocks(long rows) => (uint)Math.Clamp(rows, 1, 65535);
