@@ -80,6 +80,24 @@ __device__ __forceinline__ void nnl_attention_decode_body(
     __syncthreads();
     float mx = NNL_NEG_INF;
     for (int w = 0; w < warps; w++) mx = fmaxf(mx, sm_m[w]);
+    if (n_splits == 1)
+    {
+        // The whole context in one block (short contexts): its warps' results are the answer, with
+        // no partial write, fence, counter or second pass; the same arithmetic as the merge of one split.
+        float sum = 0.0f;
+        for (int w = 0; w < warps; w++)
+            if (sm_m[w] != NNL_NEG_INF) sum += sm_l[w] * expf(sm_m[w] - mx);
+        float inv = 1.0f / sum;
+        float* o = out + (size_t)row * n_heads * head_dim + (size_t)h * head_dim;
+        for (int d = threadIdx.x; d < head_dim; d += blockDim.x)
+        {
+            float a = 0.0f;
+            for (int w = 0; w < warps; w++)
+                if (sm_m[w] != NNL_NEG_INF) a += sm_acc[w][d] * expf(sm_m[w] - mx);
+            o[d] = a * inv;
+        }
+        return;
+    }
     float* mine = partial + (((size_t)row * n_heads + h) * n_splits + split) * (head_dim + 2);
     for (int d = threadIdx.x; d < head_dim; d += blockDim.x)
     {
@@ -110,7 +128,8 @@ __device__ __forceinline__ void nnl_attention_decode_body(
 }
 
 // Grid (n_splits, n_heads, n_rows) with n_splits = ceil(max visible positions / split_len); block: 32 to
-// 256 threads (128 suggested). head_dim <= 256. counters: n_rows * n_heads zero words, left zero.
+// 256 threads (256 suggested: 8 warps share a split). head_dim <= 256. counters: n_rows * n_heads
+// zero words, left zero. One split (a short context) writes out directly and leaves partial unused.
 template <typename T>
 __device__ __forceinline__ void nnl_attention_decode_impl(
     const float* q,          // [n_rows, q_stride]; head h at columns [h*head_dim, (h+1)*head_dim)

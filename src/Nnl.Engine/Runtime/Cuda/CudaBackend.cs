@@ -79,6 +79,9 @@ public sealed class CudaBackend : IComputeBackend
 
     private const uint Threads = 256;
 
+    /// <summary>Warps of a split-attention block (the kernel's NNL_DECODE_MAX_WARPS).</summary>
+    private const int AttentionWarps = 8;
+
     private readonly bool _ownsStream;
     private readonly bool _ownsAllocator;
     private readonly Cublas? _cublas;
@@ -168,7 +171,7 @@ public sealed class CudaBackend : IComputeBackend
     /// <summary>Forces one attention path for every call (tests); null = choose by rows.</summary>
     public CudaAttentionPath? ForcedAttentionPath { get; set; }
 
-    /// <summary>Forces the positions per split of split attention (tests); null = fill the GPU about twice.</summary>
+    /// <summary>Forces the positions per split of split attention (tests, benchmarks); null = chosen by context and heads (see Attention).</summary>
     public int? ForcedSplitLength { get; set; }
 
     public bool Supports(BackendOperation operation, TensorDType weightType) =>
@@ -469,16 +472,20 @@ public sealed class CudaBackend : IComputeBackend
         var path = ForcedAttentionPath ?? (rows <= SplitAttentionMaxRows ? CudaAttentionPath.Split : CudaAttentionPath.PerRow);
         if (path == CudaAttentionPath.Split)
         {
-            // About eight blocks (32 warps) per SM so the cache reads overlap; at least 64 keys a split.
-            // A row sees at most the window's positions: the splits cover that, from its first visible one.
+            // About four 8-warp blocks per SM so the cache reads overlap, and at least one step of
+            // the inner loop per warp (32 / NI keys, nnl_attention.cuh: 16 at head size 64, 8 at 128):
+            // every key a block reads is in flight at once. A context that fits one block (GPT-2-XL:
+            // 128 positions) skips the partial write and merge. A row sees at most the window's
+            // positions: the splits cover that, from its first visible one.
             int context = Math.Min(b.Host.MaxContext, capacity);
             if (window > 0) context = Math.Min(context, window);
-            int wanted = Math.Max(1, (8 * _sms + heads * rows - 1) / (heads * rows));
-            int splitLen = ForcedSplitLength ?? Math.Max(64, (context + wanted - 1) / wanted);
+            int keysPerStep = hd <= 64 ? 16 : hd <= 128 ? 8 : 4;
+            int wanted = Math.Max(1, (4 * _sms + heads * rows - 1) / (heads * rows));
+            int splitLen = ForcedSplitLength ?? Math.Max(AttentionWarps * keysPerStep, (context + wanted - 1) / wanted);
             if (splitLen <= 0) throw Bad("Attention", nameof(ForcedSplitLength), $"{splitLen} positions per split");
             int splits = (context + splitLen - 1) / splitLen;
             ulong partial = Scratch((long)rows * heads * splits * (hd + 2) * sizeof(float));
-            Launch(_attentionDecode.For(kc.DType), ((uint)splits, (uint)heads, (uint)rows), (128, 1, 1),
+            Launch(_attentionDecode.For(kc.DType), ((uint)splits, (uint)heads, (uint)rows), (32 * AttentionWarps, 1, 1),
                 qt.Pointer, kc.Pointer, vc.Pointer, y.Pointer, partial, SplitCounters(rows * heads), b.Positions, b.Slots,
                 heads, kvHeads, hd, (int)qt.RowStride, capacity, splitLen, window, shape.Scale);
         }
