@@ -118,9 +118,9 @@ public class CudaDecodeKernelTimingTests
                 var q = Tensor(TensorDType.F32, 1f, 1, heads * hd);
                 var y = Tensor(TensorDType.F32, 1f, 1, heads * hd);
                 using var batch = be.PrepareBatch(new TokenBatch([464], [context], [0], [0]));
-                foreach (int? split in new int?[] { null, 16, 32, 64, 128, 256 })
+                foreach (int? split in new int?[] { null, 32, 64, 128, 256, 512 })
                 {
-                    if (split > context + 1) continue;
+                    if (split > 2 * (context + 1)) continue;
                     be.ForcedSplitLength = split;
                     double us = GraphMicroseconds(be, 48, i => be.Attention(q, caches[i].K, caches[i].V, batch, shape, y));
                     _output.WriteLine($"{name} Attention {heads} x {hd}, context {context + 1}, split {split?.ToString() ?? "default"}: {us:F2} us");

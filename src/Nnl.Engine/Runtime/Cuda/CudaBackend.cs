@@ -43,10 +43,10 @@ public enum CudaGemvVariant
     /// <summary>Split-k: a block per four rows, two loads each (nnl_gemv_b4_*).</summary>
     BlockFourRows,
 
-    /// <summary>Split-k: a block per four rows, four loads each (nnl_gemv_b4u4_*).</summary>
-    BlockFourRowsDeep,
+    /// <summary>Split-k: a block per four rows, one load each per pass (nnl_gemv_b4u1_*).</summary>
+    BlockFourRowsShallow,
 
-    /// <summary>Split-k: a block per eight rows, two loads each (nnl_gemv_b8_*).</summary>
+    /// <summary>Split-k: a block per eight rows, one load each per pass (nnl_gemv_b8_*).</summary>
     BlockEightRows,
 }
 
@@ -79,9 +79,6 @@ public sealed class CudaBackend : IComputeBackend
 
     private const uint Threads = 256;
 
-    /// <summary>Warps of a split-attention block (the kernel's NNL_DECODE_MAX_WARPS).</summary>
-    private const int AttentionWarps = 8;
-
     private readonly bool _ownsStream;
     private readonly bool _ownsAllocator;
     private readonly Cublas? _cublas;
@@ -113,7 +110,7 @@ public sealed class CudaBackend : IComputeBackend
         {
             new(context, "gemv", "nnl_gemv"), new(context, "gemv", "nnl_gemv_u8"),
             new(context, "gemv", "nnl_gemv_r2"), new(context, "gemv", "nnl_gemv_r4"), new(context, "gemv", "nnl_gemv_r4u4"),
-            new(context, "gemv", "nnl_gemv_b2"), new(context, "gemv", "nnl_gemv_b4"), new(context, "gemv", "nnl_gemv_b4u4"),
+            new(context, "gemv", "nnl_gemv_b2"), new(context, "gemv", "nnl_gemv_b4"), new(context, "gemv", "nnl_gemv_b4u1"),
             new(context, "gemv", "nnl_gemv_b8"),
         };
         _gemvConv1D = new(context, "gemv_conv1d", "nnl_gemv_conv1d");
@@ -472,20 +469,16 @@ public sealed class CudaBackend : IComputeBackend
         var path = ForcedAttentionPath ?? (rows <= SplitAttentionMaxRows ? CudaAttentionPath.Split : CudaAttentionPath.PerRow);
         if (path == CudaAttentionPath.Split)
         {
-            // About four 8-warp blocks per SM so the cache reads overlap, and at least one step of
-            // the inner loop per warp (32 / NI keys, nnl_attention.cuh: 16 at head size 64, 8 at 128):
-            // every key a block reads is in flight at once. A context that fits one block (GPT-2-XL:
-            // 128 positions) skips the partial write and merge. A row sees at most the window's
-            // positions: the splits cover that, from its first visible one.
+            // A row sees at most the window's positions: the splits cover that, from its first visible one.
             int context = Math.Min(b.Host.MaxContext, capacity);
             if (window > 0) context = Math.Min(context, window);
-            int keysPerStep = hd <= 64 ? 16 : hd <= 128 ? 8 : 4;
-            int wanted = Math.Max(1, (4 * _sms + heads * rows - 1) / (heads * rows));
-            int splitLen = ForcedSplitLength ?? Math.Max(AttentionWarps * keysPerStep, (context + wanted - 1) / wanted);
+            var (splitLen, attentionThreads) = ForcedSplitLength is int forced
+                ? (forced, SplitAttentionThreads(forced >= context, hd))
+                : SplitAttentionLaunch(context, heads * rows, hd, _sms);
             if (splitLen <= 0) throw Bad("Attention", nameof(ForcedSplitLength), $"{splitLen} positions per split");
             int splits = (context + splitLen - 1) / splitLen;
             ulong partial = Scratch((long)rows * heads * splits * (hd + 2) * sizeof(float));
-            Launch(_attentionDecode.For(kc.DType), ((uint)splits, (uint)heads, (uint)rows), (32 * AttentionWarps, 1, 1),
+            Launch(_attentionDecode.For(kc.DType), ((uint)splits, (uint)heads, (uint)rows), ((uint)attentionThreads, 1, 1),
                 qt.Pointer, kc.Pointer, vc.Pointer, y.Pointer, partial, SplitCounters(rows * heads), b.Positions, b.Slots,
                 heads, kvHeads, hd, (int)qt.RowStride, capacity, splitLen, window, shape.Scale);
         }
@@ -703,7 +696,7 @@ public sealed class CudaBackend : IComputeBackend
         CudaGemvVariant.TwoRows => 16,
         CudaGemvVariant.FourRows or CudaGemvVariant.FourRowsDeep => 32,
         CudaGemvVariant.BlockTwoRows => 2,
-        CudaGemvVariant.BlockFourRows or CudaGemvVariant.BlockFourRowsDeep => 4,
+        CudaGemvVariant.BlockFourRows or CudaGemvVariant.BlockFourRowsShallow => 4,
         CudaGemvVariant.BlockEightRows => 8,
         _ => throw new ArgumentOutOfRangeException(nameof(variant)),
     };
@@ -721,11 +714,44 @@ public sealed class CudaBackend : IComputeBackend
     }
 
     /// <summary>
-    /// The GEMV variant for an [n, k] nn.Linear weight. Measured on an H200 (docs/performance.md,
-    /// "Kernels"): four rows per warp read Llama-2-13B's k = 5120 and 13824 matrices about 20 %
-    /// faster than one; at k = 1600 and 4096 one row per warp was as fast or faster.
+    /// The GEMV variant for an [n, k] nn.Linear weight, by kernel times replayed in CUDA graphs on
+    /// an H200 (CudaDecodeKernelTimingTests, 2026-11-21; docs/performance.md):
+    /// - few long rows (GPT-2-XL's mlp c_proj [1600, 6400]): a warp per row gives 1600 warps of
+    ///   25 serial 16-byte loads per lane and FourRows only 400 warps (14.4 us); a block per four
+    ///   rows with k split over its threads is 9.3 us (OneRow 10.1);
+    /// - k ≥ 5120 (Llama-2-13B): four rows per warp, about 20 % faster than one (78-87 % of copy);
+    /// - GPT-2-XL's c_attn and c_fc [4800 or 6400, 1600]: four rows per warp, 5-8 % faster;
+    /// - otherwise (lm_head [50257, 1600], [1600, 1600], Llama-2-7B's k = 4096) one row per warp.
     /// </summary>
-    private static CudaGemvVariant ChooseGemv(int n, int k) => k >= 5120 ? CudaGemvVariant.FourRows : CudaGemvVariant.OneRow;
+    private static CudaGemvVariant ChooseGemv(int n, int k) =>
+        n <= 2048 && k >= 4096 ? CudaGemvVariant.BlockFourRows
+        : k >= 5120 ? CudaGemvVariant.FourRows
+        : n is >= 4096 and <= 8192 && k <= 2048 ? CudaGemvVariant.FourRows
+        : CudaGemvVariant.OneRow;
+
+    /// <summary>
+    /// Positions per split and threads per block of split attention for a context of
+    /// <paramref name="context"/> positions and <paramref name="rowHeads"/> (row, head) pairs.
+    /// A context that one block covers in one step of the inner loop per warp (nnl_attention.cuh:
+    /// 32 / NI keys a warp; up to 64 / NI warps, 1024 threads: 512 positions at head size 64, 128
+    /// at 128) is one split: its warps merge in shared memory and write the output, with no partial
+    /// write, fence and second pass, which cost about 3 us of a ~6 us kernel on an H200 (GPT-2-XL,
+    /// 25 heads, contexts 17 and 49: 5.4 and 5.9 us before, see CudaDecodeKernelTimingTests).
+    /// Longer ones split as before: about eight 4-warp blocks per SM so the cache reads overlap,
+    /// at least 64 positions a split.
+    /// </summary>
+    public static (int SplitLength, int Threads) SplitAttentionLaunch(int context, int rowHeads, int headDim, int sms)
+    {
+        var (keysPerWarp, maxWarps) = headDim <= 64 ? (16, 32) : headDim <= 128 ? (8, 16) : (4, 8);
+        // The split length stays fixed while the context grows, so a replayed graph step keeps its node.
+        if (context <= keysPerWarp * maxWarps) return (keysPerWarp * maxWarps, SplitAttentionThreads(true, headDim));
+        int wanted = Math.Max(1, (8 * sms + rowHeads - 1) / rowHeads);
+        return (Math.Max(64, (context + wanted - 1) / wanted), SplitAttentionThreads(false, headDim));
+    }
+
+    /// <summary>Threads of a split-attention block: all the warps one block can merge for a single split, else 4 warps.</summary>
+    private static int SplitAttentionThreads(bool oneSplit, int headDim) =>
+        oneSplit ? 32 * (headDim <= 64 ? 32 : headDim <= 128 ? 16 : 8) : 128;
 
     /// <summary>Blocks for a grid-stride kernel over n elements: enough to fill the GPU, no more.</summary>
     private uint Blocks(long n) => (uint)Math.Clamp((n + Threads - 1) / Threads, 1, 16L * _sms);
