@@ -128,7 +128,7 @@ __device__ __forceinline__ void nnl_attention_decode_body(
 }
 
 // Grid (n_splits, n_heads, n_rows) with n_splits = ceil(max visible positions / split_len); block: 32 to
-// 1024 threads (warps past 64 / NI idle). head_dim <= 256. counters: n_rows * n_heads zero words,
+// 512 threads (96 registers; warps past 64 / NI idle). head_dim <= 256. counters: n_rows * n_heads zero words,
 // left zero. One split (a short context) writes out directly and leaves partial unused.
 template <typename T>
 __device__ __forceinline__ void nnl_attention_decode_impl(

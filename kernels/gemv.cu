@@ -204,8 +204,8 @@ __device__ __forceinline__ void nnl_gemv_tiled(
 
 // The split-k entries are bounded to 64 registers (4 blocks of 256 threads per SM): one entry
 // holds the paths for 1 to 4 tokens and the compiler sizes it for the 4-token one, which left a
-// decode step's 1-token path at 2 blocks per SM (128 registers, nnl_gemv_b4) with too few loads
-// in flight. The 4-token path may spill a little instead.
+// decode step's 1-token path at 2 blocks per SM (128 registers for four rows, two loads each) with
+// too few loads in flight. The 4-token path may spill a little instead.
 #define NNL_GEMV_BLOCK_VARIANT(name, R, U)                                                        \
     template <typename T>                                                                         \
     __device__ __forceinline__ void name##_impl(const void* w, const float* x, const void* bias,  \
@@ -235,7 +235,7 @@ NNL_GEMV_VARIANT(nnl_gemv_r4, 4, 2, false)
 NNL_GEMV_VARIANT(nnl_gemv_r4u4, 4, 4, false)
 // Split-k entries (nnl_gemv_block_rows): a block per R rows; block = 32..256 threads (the host
 // gives about one thread per 16-byte vector of a row), grid ceil(n_out / R) or fewer.
+// (Also measured, H200: four rows with two loads each and eight rows with one spilled under the
+// bound and ran at half the bandwidth or less.)
 NNL_GEMV_BLOCK_VARIANT(nnl_gemv_b2, 2, 4)
-NNL_GEMV_BLOCK_VARIANT(nnl_gemv_b4, 4, 2)
-NNL_GEMV_BLOCK_VARIANT(nnl_gemv_b4u1, 4, 1)
-NNL_GEMV_BLOCK_VARIANT(nnl_gemv_b8, 8, 1)
+NNL_GEMV_BLOCK_VARIANT(nnl_gemv_b4, 4, 1)

@@ -40,14 +40,8 @@ public enum CudaGemvVariant
     /// <summary>Split-k: a block per two rows, its threads share each row's k, four loads each in flight (nnl_gemv_b2_*).</summary>
     BlockTwoRows,
 
-    /// <summary>Split-k: a block per four rows, two loads each (nnl_gemv_b4_*).</summary>
+    /// <summary>Split-k: a block per four rows, one load each per pass (nnl_gemv_b4_*); few long rows.</summary>
     BlockFourRows,
-
-    /// <summary>Split-k: a block per four rows, one load each per pass (nnl_gemv_b4u1_*).</summary>
-    BlockFourRowsShallow,
-
-    /// <summary>Split-k: a block per eight rows, one load each per pass (nnl_gemv_b8_*).</summary>
-    BlockEightRows,
 }
 
 /// <summary>Which attention kernel runs (chosen per call; tests force each).</summary>
@@ -110,8 +104,7 @@ public sealed class CudaBackend : IComputeBackend
         {
             new(context, "gemv", "nnl_gemv"), new(context, "gemv", "nnl_gemv_u8"),
             new(context, "gemv", "nnl_gemv_r2"), new(context, "gemv", "nnl_gemv_r4"), new(context, "gemv", "nnl_gemv_r4u4"),
-            new(context, "gemv", "nnl_gemv_b2"), new(context, "gemv", "nnl_gemv_b4"), new(context, "gemv", "nnl_gemv_b4u1"),
-            new(context, "gemv", "nnl_gemv_b8"),
+            new(context, "gemv", "nnl_gemv_b2"), new(context, "gemv", "nnl_gemv_b4"),
         };
         _gemvConv1D = new(context, "gemv_conv1d", "nnl_gemv_conv1d");
         _gemm = new(context, "gemm", "nnl_gemm");
@@ -696,8 +689,7 @@ public sealed class CudaBackend : IComputeBackend
         CudaGemvVariant.TwoRows => 16,
         CudaGemvVariant.FourRows or CudaGemvVariant.FourRowsDeep => 32,
         CudaGemvVariant.BlockTwoRows => 2,
-        CudaGemvVariant.BlockFourRows or CudaGemvVariant.BlockFourRowsShallow => 4,
-        CudaGemvVariant.BlockEightRows => 8,
+        CudaGemvVariant.BlockFourRows => 4,
         _ => throw new ArgumentOutOfRangeException(nameof(variant)),
     };
 
@@ -714,17 +706,18 @@ public sealed class CudaBackend : IComputeBackend
     }
 
     /// <summary>
-    /// The GEMV variant for an [n, k] nn.Linear weight, by kernel times replayed in CUDA graphs on
-    /// an H200 (CudaDecodeKernelTimingTests, 2026-11-21; docs/performance.md):
-    /// - few long rows (GPT-2-XL's mlp c_proj [1600, 6400]): a warp per row gives 1600 warps of
-    ///   25 serial 16-byte loads per lane and FourRows only 400 warps (14.4 us); a block per four
-    ///   rows with k split over its threads is 9.3 us (OneRow 10.1);
-    /// - k ≥ 5120 (Llama-2-13B): four rows per warp, about 20 % faster than one (78-87 % of copy);
+    /// The GEMV variant for an [n, k] nn.Linear weight, by the H200 measurements of 2026-11-21
+    /// (CudaGemvBandwidthTests; docs/performance.md):
+    /// - few rows (n ≤ 2048, GPT-2-XL's c_proj [1600, 6400] and [1600, 1600]): a warp per row
+    ///   leaves 200 blocks for 132 SMs, each lane with a long serial row, and FourRows only 400
+    ///   warps (14.8 us); a block per four rows with k split over its threads, 64 registers, reads
+    ///   [1600, 6400] in 8.5 us (OneRow 11.2) and [1600, 1600] in 4.6 (4.9);
+    /// - k ≥ 5120 (Llama-2-13B): four rows per warp, about 20 % faster than one (83 % of copy);
     /// - GPT-2-XL's c_attn and c_fc [4800 or 6400, 1600]: four rows per warp, 5-8 % faster;
-    /// - otherwise (lm_head [50257, 1600], [1600, 1600], Llama-2-7B's k = 4096) one row per warp.
+    /// - otherwise (lm_head [50257, 1600], Llama-2-7B's k = 4096) one row per warp.
     /// </summary>
     private static CudaGemvVariant ChooseGemv(int n, int k) =>
-        n <= 2048 && k >= 4096 ? CudaGemvVariant.BlockFourRows
+        n <= 2048 ? CudaGemvVariant.BlockFourRows
         : k >= 5120 ? CudaGemvVariant.FourRows
         : n is >= 4096 and <= 8192 && k <= 2048 ? CudaGemvVariant.FourRows
         : CudaGemvVariant.OneRow;
@@ -732,9 +725,9 @@ public sealed class CudaBackend : IComputeBackend
     /// <summary>
     /// Positions per split and threads per block of split attention for a context of
     /// <paramref name="context"/> positions and <paramref name="rowHeads"/> (row, head) pairs.
-    /// A context that one block covers in one step of the inner loop per warp (nnl_attention.cuh:
-    /// 32 / NI keys a warp; up to 64 / NI warps, 1024 threads: 512 positions at head size 64, 128
-    /// at 128) is one split: its warps merge in shared memory and write the output, with no partial
+    /// A context that one block covers in two steps of the inner loop per warp (nnl_attention.cuh:
+    /// 32 / NI keys a warp; 16 warps, 8 at head size 256, as the kernel's 96 registers allow: 512
+    /// positions at head size 64, 256 at 128) is one split: its warps merge in shared memory and write the output, with no partial
     /// write, fence and second pass, which cost about 3 us of a ~6 us kernel on an H200 (GPT-2-XL,
     /// 25 heads, contexts 17 and 49: 5.4 and 5.9 us before, see CudaDecodeKernelTimingTests).
     /// Longer ones split as before: about eight 4-warp blocks per SM so the cache reads overlap,
@@ -742,16 +735,16 @@ public sealed class CudaBackend : IComputeBackend
     /// </summary>
     public static (int SplitLength, int Threads) SplitAttentionLaunch(int context, int rowHeads, int headDim, int sms)
     {
-        var (keysPerWarp, maxWarps) = headDim <= 64 ? (16, 32) : headDim <= 128 ? (8, 16) : (4, 8);
+        var (keysPerWarp, maxWarps) = headDim <= 64 ? (16, 16) : headDim <= 128 ? (8, 16) : (4, 8);
         // The split length stays fixed while the context grows, so a replayed graph step keeps its node.
-        if (context <= keysPerWarp * maxWarps) return (keysPerWarp * maxWarps, SplitAttentionThreads(true, headDim));
+        if (context <= 2 * keysPerWarp * maxWarps) return (2 * keysPerWarp * maxWarps, SplitAttentionThreads(true, headDim));
         int wanted = Math.Max(1, (8 * sms + rowHeads - 1) / rowHeads);
         return (Math.Max(64, (context + wanted - 1) / wanted), SplitAttentionThreads(false, headDim));
     }
 
     /// <summary>Threads of a split-attention block: all the warps one block can merge for a single split, else 4 warps.</summary>
     private static int SplitAttentionThreads(bool oneSplit, int headDim) =>
-        oneSplit ? 32 * (headDim <= 64 ? 32 : headDim <= 128 ? 16 : 8) : 128;
+        oneSplit ? 32 * (headDim <= 128 ? 16 : 8) : 128;
 
     /// <summary>Blocks for a grid-stride kernel over n elements: enough to fill the GPU, no more.</summary>
     private uint Blocks(long n) => (uint)Math.Clamp((n + Threads - 1) / Threads, 1, 16L * _sms);
