@@ -728,15 +728,20 @@ public sealed class CudaBackend : IComputeBackend
     /// A context that one block covers in two steps of the inner loop per warp (nnl_attention.cuh:
     /// 32 / NI keys a warp; 16 warps, 8 at head size 256, as the kernel's 96 registers allow: 512
     /// positions at head size 64, 256 at 128) is one split: its warps merge in shared memory and write the output, with no partial
-    /// write, fence and second pass, which cost about 3 us of a ~6 us kernel on an H200 (GPT-2-XL,
-    /// 25 heads, contexts 17 and 49: 5.4 and 5.9 us before, see CudaDecodeKernelTimingTests).
+    /// write, fence and second pass. H200, GPT-2-XL's 25 heads, kernels replayed in graphs
+    /// (CudaDecodeKernelTimingTests, 2026-11-21): contexts 17 / 49 / 257 took 5.4 / 5.9 / 9.3 us
+    /// split in 64s; one split is 3.7 / 4.0 us with 8 warps (4.5 / 5.0 with 16: short contexts
+    /// take 8) and 8.9 us at 257 with 16.
     /// Longer ones split as before: about eight 4-warp blocks per SM so the cache reads overlap,
     /// at least 64 positions a split.
     /// </summary>
     public static (int SplitLength, int Threads) SplitAttentionLaunch(int context, int rowHeads, int headDim, int sms)
     {
         var (keysPerWarp, maxWarps) = headDim <= 64 ? (16, 16) : headDim <= 128 ? (8, 16) : (4, 8);
-        // The split length stays fixed while the context grows, so a replayed graph step keeps its node.
+        // The split length stays fixed while the context grows, so a replayed graph step keeps its
+        // node; the block has 8 warps while one step each covers the context (128 positions at head
+        // size 64), then 16 (threads change once).
+        if (context <= 8 * keysPerWarp) return (2 * keysPerWarp * maxWarps, 256);
         if (context <= 2 * keysPerWarp * maxWarps) return (2 * keysPerWarp * maxWarps, SplitAttentionThreads(true, headDim));
         int wanted = Math.Max(1, (8 * sms + rowHeads - 1) / rowHeads);
         return (Math.Max(64, (context + wanted - 1) / wanted), SplitAttentionThreads(false, headDim));
