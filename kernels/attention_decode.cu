@@ -8,7 +8,10 @@
 // launch, deterministic results.
 #include "nnl_attention.cuh"
 
-#define NNL_DECODE_MAX_WARPS 8
+// A block's warps share its split; their partial outputs meet in NNL_DECODE_ACC floats of shared
+// memory, so a block holds up to 64 / NI warps (32 at head size 64, 16 at 128, 8 at 256).
+#define NNL_DECODE_MAX_WARPS 32
+#define NNL_DECODE_ACC 2048
 
 // out = sum_s acc_s e^(m_s - M) / sum_s l_s e^(m_s - M), M = max_s m_s, for one (row, head);
 // the block's threads walk head_dim. Empty splits (m = -inf) weigh nothing.
@@ -43,11 +46,11 @@ __device__ __forceinline__ void nnl_attention_decode_body(
 {
     typedef typename nnl_type<T>::storage S;
     __shared__ bool last;
-    __shared__ float sm_acc[NNL_DECODE_MAX_WARPS][NNL_ATTN_MAX_HEAD_DIM];
-    __shared__ float sm_m[NNL_DECODE_MAX_WARPS], sm_l[NNL_DECODE_MAX_WARPS];
+    __shared__ float sm_acc[NNL_DECODE_ACC];   // [warps][32 * NI]
+    __shared__ float sm_m[NNL_DECODE_MAX_WARPS], sm_l[NNL_DECODE_MAX_WARPS], sm_w[NNL_DECODE_MAX_WARPS];
     int split = blockIdx.x, h = blockIdx.y, row = blockIdx.z, n_splits = gridDim.x;
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    int warps = min((int)(blockDim.x >> 5), NNL_DECODE_MAX_WARPS);
+    int warps = min((int)(blockDim.x >> 5), NNL_DECODE_ACC / (32 * NI));
     size_t kv_dim = (size_t)n_kv_heads * head_dim;
     int kvh = h / (n_heads / n_kv_heads);
     int kv_len = min(positions[row] + 1, max_seq);
@@ -70,29 +73,44 @@ __device__ __forceinline__ void nnl_attention_decode_body(
     if (warp < warps)
     {
 #pragma unroll
-        for (int i = 0; i < NI; i++)
-        {
-            int d = lane + 32 * i;
-            if (d < head_dim) sm_acc[warp][d] = acc[i];
-        }
+        for (int i = 0; i < NI; i++) sm_acc[warp * (32 * NI) + lane + 32 * i] = acc[i];
         if (lane == 0) { sm_m[warp] = m; sm_l[warp] = l; }
     }
     __syncthreads();
-    float mx = NNL_NEG_INF;
-    for (int w = 0; w < warps; w++) mx = fmaxf(mx, sm_m[w]);
+    // Each warp's weight in the block's result, e^(m_w - max); 0 for a warp that saw no position.
+    if (threadIdx.x < warps)
+    {
+        float mx = NNL_NEG_INF;
+        for (int w = 0; w < warps; w++) mx = fmaxf(mx, sm_m[w]);
+        float mw = sm_m[threadIdx.x];
+        sm_w[threadIdx.x] = mw != NNL_NEG_INF ? expf(mw - mx) : 0.0f;
+    }
+    __syncthreads();
+    float mx = NNL_NEG_INF, sum = 0.0f;
+    for (int w = 0; w < warps; w++) { mx = fmaxf(mx, sm_m[w]); sum += sm_l[w] * sm_w[w]; }
+    if (n_splits == 1)
+    {
+        // The whole context in one block (short contexts): its warps' results are the answer, with
+        // no partial write, fence, counter or second pass; the same arithmetic as the merge of one split.
+        float inv = 1.0f / sum;
+        float* o = out + (size_t)row * n_heads * head_dim + (size_t)h * head_dim;
+        for (int d = threadIdx.x; d < head_dim; d += blockDim.x)
+        {
+            float a = 0.0f;
+            for (int w = 0; w < warps; w++) a += sm_acc[w * (32 * NI) + d] * sm_w[w];
+            o[d] = a * inv;
+        }
+        return;
+    }
     float* mine = partial + (((size_t)row * n_heads + h) * n_splits + split) * (head_dim + 2);
     for (int d = threadIdx.x; d < head_dim; d += blockDim.x)
     {
         float a = 0.0f;
-        for (int w = 0; w < warps; w++)
-            if (sm_m[w] != NNL_NEG_INF) a += sm_acc[w][d] * expf(sm_m[w] - mx);
+        for (int w = 0; w < warps; w++) a += sm_acc[w * (32 * NI) + d] * sm_w[w];
         mine[d] = a;
     }
     if (threadIdx.x == 0)
     {
-        float sum = 0.0f;
-        for (int w = 0; w < warps; w++)
-            if (sm_m[w] != NNL_NEG_INF) sum += sm_l[w] * expf(sm_m[w] - mx);
         mine[head_dim] = mx;          // -inf for an empty split (past this sequence's length)
         mine[head_dim + 1] = sum;
     }
@@ -110,7 +128,8 @@ __device__ __forceinline__ void nnl_attention_decode_body(
 }
 
 // Grid (n_splits, n_heads, n_rows) with n_splits = ceil(max visible positions / split_len); block: 32 to
-// 256 threads (128 suggested). head_dim <= 256. counters: n_rows * n_heads zero words, left zero.
+// 512 threads (96 registers; warps past 64 / NI idle). head_dim <= 256. counters: n_rows * n_heads zero words,
+// left zero. One split (a short context) writes out directly and leaves partial unused.
 template <typename T>
 __device__ __forceinline__ void nnl_attention_decode_impl(
     const float* q,          // [n_rows, q_stride]; head h at columns [h*head_dim, (h+1)*head_dim)

@@ -1,7 +1,12 @@
 // RMSNorm (Llama): y = x / sqrt(mean(x^2) + eps) * weight.
 #include "nnl_common.cuh"
 
-// One block per row (grid-stride over rows), blockDim a multiple of 32 (256 suggested); y may alias x.
+// Float4 slices of a row each thread keeps in registers (as layernorm.cu).
+#define NNL_NORM_VECTORS 4
+
+// One block per row (grid-stride over rows), blockDim a multiple of 32; y may alias x. The row
+// is read once into registers (one block reduction, one write); rows too long for them, or not
+// float4-aligned, take a plain loop with the same math.
 template <typename T>
 __device__ __forceinline__ void nnl_rmsnorm_impl(
     const float* x,          // [rows, dim]
@@ -12,13 +17,45 @@ __device__ __forceinline__ void nnl_rmsnorm_impl(
     typedef nnl_type<T> L;
     const typename L::storage* weight = (const typename L::storage*)weight_;
     __shared__ float scratch[32];
+    int nvec = dim / 4;
+    bool registers = (dim & 3) == 0 && nnl_aligned16(x) && nnl_aligned16(y) && nvec <= NNL_NORM_VECTORS * (int)blockDim.x;
     for (int r = blockIdx.x; r < rows; r += gridDim.x)
     {
         const float* xr = x + (size_t)r * dim;
+        float* yr = y + (size_t)r * dim;
+        if (registers)
+        {
+            float4 v[NNL_NORM_VECTORS];
+            float s = 0.0f;
+#pragma unroll
+            for (int j = 0; j < NNL_NORM_VECTORS; j++)
+            {
+                int i = threadIdx.x + j * blockDim.x;
+                if (i < nvec) v[j] = ((const float4*)xr)[i];
+                else v[j].x = v[j].y = v[j].z = v[j].w = 0.0f;
+                s += (v[j].x * v[j].x + v[j].y * v[j].y) + (v[j].z * v[j].z + v[j].w * v[j].w);
+            }
+            float rstd = rsqrtf(nnl_block_sum(s, scratch) / dim + eps);
+#pragma unroll
+            for (int j = 0; j < NNL_NORM_VECTORS; j++)
+            {
+                int i = threadIdx.x + j * blockDim.x;
+                if (i < nvec)
+                {
+                    int e = 4 * i;
+                    float4 o;
+                    o.x = v[j].x * rstd * L::load(weight, e);
+                    o.y = v[j].y * rstd * L::load(weight, e + 1);
+                    o.z = v[j].z * rstd * L::load(weight, e + 2);
+                    o.w = v[j].w * rstd * L::load(weight, e + 3);
+                    ((float4*)yr)[i] = o;
+                }
+            }
+            continue;
+        }
         float s = 0.0f;
         for (int i = threadIdx.x; i < dim; i += blockDim.x) s += xr[i] * xr[i];
         float rstd = rsqrtf(nnl_block_sum(s, scratch) / dim + eps);
-        float* yr = y + (size_t)r * dim;
         for (int i = threadIdx.x; i < dim; i += blockDim.x) yr[i] = xr[i] * rstd * L::load(weight, i);
     }
 }

@@ -63,8 +63,13 @@ public class CudaMatMulTests
                             // Accumulate adds into what y holds (the residual); the others must overwrite it.
                             var y = h.Activation("y", epilogue == MatMulEpilogue.Accumulate ? residual : KernelData.Uniform(rng, rows * nOut, 100), rows, nOut);
                             h.Backend.MatMul(xt, weight, layout, withBias ? biasTensor : null, y, epilogue);
+                            // gelu_new squashes negative sums towards 0, so a few outputs can have a norm far
+                            // below the scale (about 1 per element) at which the product itself is accurate:
+                            // there the error is measured against that scale (cuBLAS's bf16 hi + lo path, one
+                            // [1, 6400] -> [1, 3] draw: 1.3e-5 off on outputs of -0.047, NMSE 7.6e-8 by their norm).
                             h.Check(h.Download(y), Reference(withBias, epilogue), MaxNmse,
-                                $"{path} {variant} {weight.Name} {layout} {type} bias={withBias} {epilogue} x[{rows},{k}] -> [{rows},{nOut}]");
+                                $"{path} {variant} {weight.Name} {layout} {type} bias={withBias} {epilogue} x[{rows},{k}] -> [{rows},{nOut}]",
+                                normFloor: epilogue == MatMulEpilogue.GeluNew ? rows * nOut : 0);
                             h.Backend.Release(y);
                         }
             }

@@ -64,6 +64,10 @@ public class CudaGraphDecodeTests : IDisposable
             Assert.True(runner.Plan.IsFullyResident);
             Assert.True(runner.UsesCudaGraphs);
             Assert.False(((OffloadRunner)direct.Runner).UsesCudaGraphs);
+            // 64 positions a split (the contexts here would otherwise be one split throughout): at 65
+            // the attention launch changes, which a replay must pick up (asserted below).
+            runner.Backend.ForcedSplitLength = 64;
+            ((OffloadRunner)direct.Runner).Backend.ForcedSplitLength = 64;
             var rng = new Random(model.GetHashCode());
             int vocab = cpu.Config.VocabSize;
             var prompt = Enumerable.Range(0, PromptLength).Select(_ => rng.Next(vocab)).ToArray();
@@ -104,7 +108,7 @@ public class CudaGraphDecodeTests : IDisposable
                 // first decode step, or the second for the segments after a first-step fallback.
                 if (step >= 2) Assert.True(after.Rebuilds == before1.Rebuilds, $"step {step} rebuilt {after.Rebuilds - before1.Rebuilds} segments");
 
-                // Split attention takes at least 64 keys a split: at 65 positions every layer's
+                // Split attention takes 64 keys a split (forced above): at 65 positions every layer's
                 // attention node gets a second split, so a replay there updates at least one node per layer.
                 bool splitsChanged = (batch.MaxContext - 1) / 64 != (batch.MaxContext - 2) / 64;
                 if (splitsChanged && after.Rebuilds == before1.Rebuilds && after.Replays > before1.Replays)

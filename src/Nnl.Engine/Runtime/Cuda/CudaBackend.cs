@@ -36,6 +36,12 @@ public enum CudaGemvVariant
 
     /// <summary>Four rows per warp, four loads each (nnl_gemv_r4u4_*).</summary>
     FourRowsDeep,
+
+    /// <summary>Split-k: a block per two rows, its threads share each row's k, four loads each in flight (nnl_gemv_b2_*).</summary>
+    BlockTwoRows,
+
+    /// <summary>Split-k: a block per four rows, one load each per pass (nnl_gemv_b4_*); few long rows.</summary>
+    BlockFourRows,
 }
 
 /// <summary>Which attention kernel runs (chosen per call; tests force each).</summary>
@@ -98,6 +104,7 @@ public sealed class CudaBackend : IComputeBackend
         {
             new(context, "gemv", "nnl_gemv"), new(context, "gemv", "nnl_gemv_u8"),
             new(context, "gemv", "nnl_gemv_r2"), new(context, "gemv", "nnl_gemv_r4"), new(context, "gemv", "nnl_gemv_r4u4"),
+            new(context, "gemv", "nnl_gemv_b2"), new(context, "gemv", "nnl_gemv_b4"),
         };
         _gemvConv1D = new(context, "gemv_conv1d", "nnl_gemv_conv1d");
         _gemm = new(context, "gemm", "nnl_gemm");
@@ -154,7 +161,7 @@ public sealed class CudaBackend : IComputeBackend
     /// <summary>Forces one attention path for every call (tests); null = choose by rows.</summary>
     public CudaAttentionPath? ForcedAttentionPath { get; set; }
 
-    /// <summary>Forces the positions per split of split attention (tests); null = fill the GPU about twice.</summary>
+    /// <summary>Forces the positions per split of split attention (tests, benchmarks); null = chosen by context and heads (see Attention).</summary>
     public int? ForcedSplitLength { get; set; }
 
     public bool Supports(BackendOperation operation, TensorDType weightType) =>
@@ -302,7 +309,7 @@ public sealed class CudaBackend : IComputeBackend
         var b = bias is null ? null : Weight(bias, "LayerNorm", "bias");
         if (b is not null) ExpectElements("LayerNorm", "bias", b, xt.Columns);
         bool fuse = b is null || b.DType == w.DType;
-        Launch(_layerNorm.For(w.DType), RowBlocks(xt.Rows), RowThreads(xt.Rows),
+        Launch(_layerNorm.For(w.DType), RowBlocks(xt.Rows), NormThreads(xt.Columns),
             xt.Pointer, w.Pointer, fuse && b is not null ? b.Pointer : 0UL, y.Pointer, (int)xt.Rows, (int)xt.Columns, epsilon);
         if (!fuse) AddBias(y, b!);
     }
@@ -314,7 +321,7 @@ public sealed class CudaBackend : IComputeBackend
         var y = F32(output, "RmsNorm", "output");
         ExpectShape("RmsNorm", "output", y, xt.Rows, xt.Columns);
         ExpectElements("RmsNorm", "weight", w, xt.Columns);
-        Launch(_rmsNorm.For(w.DType), RowBlocks(xt.Rows), RowThreads(xt.Rows),
+        Launch(_rmsNorm.For(w.DType), RowBlocks(xt.Rows), NormThreads(xt.Columns),
             xt.Pointer, w.Pointer, y.Pointer, (int)xt.Rows, (int)xt.Columns, epsilon);
     }
 
@@ -353,8 +360,8 @@ public sealed class CudaBackend : IComputeBackend
             case CudaMatMulPath.Gemv when layout == WeightLayout.Linear:
             {
                 var variant = ForcedGemvVariant ?? ChooseGemv(n, k);
-                int rowsPerBlock = 8 * GemvRowsPerWarp(variant);
-                Launch(_gemv[(int)variant].For(w.DType), (uint)Math.Min((n + rowsPerBlock - 1) / rowsPerBlock, 1 << 20), Threads,
+                int rowsPerBlock = GemvRowsPerBlock(variant);
+                Launch(_gemv[(int)variant].For(w.DType), (uint)Math.Min((n + rowsPerBlock - 1) / rowsPerBlock, 1 << 20), GemvThreads(variant, k, w.DType),
                     w.Pointer, xt.Pointer, biasPointer, y.Pointer, n, k, rows, kernelEpilogue);
                 break;
             }
@@ -455,16 +462,16 @@ public sealed class CudaBackend : IComputeBackend
         var path = ForcedAttentionPath ?? (rows <= SplitAttentionMaxRows ? CudaAttentionPath.Split : CudaAttentionPath.PerRow);
         if (path == CudaAttentionPath.Split)
         {
-            // About eight blocks (32 warps) per SM so the cache reads overlap; at least 64 keys a split.
             // A row sees at most the window's positions: the splits cover that, from its first visible one.
             int context = Math.Min(b.Host.MaxContext, capacity);
             if (window > 0) context = Math.Min(context, window);
-            int wanted = Math.Max(1, (8 * _sms + heads * rows - 1) / (heads * rows));
-            int splitLen = ForcedSplitLength ?? Math.Max(64, (context + wanted - 1) / wanted);
+            var (splitLen, attentionThreads) = ForcedSplitLength is int forced
+                ? (forced, SplitAttentionThreads(forced >= context, hd))
+                : SplitAttentionLaunch(context, heads * rows, hd, _sms);
             if (splitLen <= 0) throw Bad("Attention", nameof(ForcedSplitLength), $"{splitLen} positions per split");
             int splits = (context + splitLen - 1) / splitLen;
             ulong partial = Scratch((long)rows * heads * splits * (hd + 2) * sizeof(float));
-            Launch(_attentionDecode.For(kc.DType), ((uint)splits, (uint)heads, (uint)rows), (128, 1, 1),
+            Launch(_attentionDecode.For(kc.DType), ((uint)splits, (uint)heads, (uint)rows), ((uint)attentionThreads, 1, 1),
                 qt.Pointer, kc.Pointer, vc.Pointer, y.Pointer, partial, SplitCounters(rows * heads), b.Positions, b.Slots,
                 heads, kvHeads, hd, (int)qt.RowStride, capacity, splitLen, window, shape.Scale);
         }
@@ -686,30 +693,85 @@ public sealed class CudaBackend : IComputeBackend
         else kernel.Launch(_stream, grid, block, 0, args);
     }
 
-    /// <summary>Output rows each warp of a GEMV variant owns.</summary>
-    public static int GemvRowsPerWarp(CudaGemvVariant variant) => variant switch
+    /// <summary>Output rows each block of a GEMV variant owns (warp variants: 8 warps of 256 threads).</summary>
+    public static int GemvRowsPerBlock(CudaGemvVariant variant) => variant switch
     {
-        CudaGemvVariant.TwoRows => 2,
-        CudaGemvVariant.FourRows or CudaGemvVariant.FourRowsDeep => 4,
-        _ => 1,
+        CudaGemvVariant.OneRow or CudaGemvVariant.OneRowDeep => 8,
+        CudaGemvVariant.TwoRows => 16,
+        CudaGemvVariant.FourRows or CudaGemvVariant.FourRowsDeep => 32,
+        CudaGemvVariant.BlockTwoRows => 2,
+        CudaGemvVariant.BlockFourRows => 4,
+        _ => throw new ArgumentOutOfRangeException(nameof(variant)),
     };
 
     /// <summary>
-    /// The GEMV variant for an [n, k] nn.Linear weight. Measured on an H200 (docs/performance.md,
-    /// "Kernels"): four rows per warp read Llama-2-13B's k = 5120 and 13824 matrices about 20 %
-    /// faster than one; at k = 1600 and 4096 one row per warp was as fast or faster.
+    /// Threads of a GEMV block: 256 for the warp-per-row variants; the split-k ones give a row's
+    /// 16-byte vectors (k/8 of fp16, k/4 of fp32) about one thread each, whole warps, at most 256,
+    /// so a short row (k = 1600: 200 vectors, 7 warps) leaves no thread idle.
     /// </summary>
-    private static CudaGemvVariant ChooseGemv(int n, int k) => k >= 5120 ? CudaGemvVariant.FourRows : CudaGemvVariant.OneRow;
+    private static uint GemvThreads(CudaGemvVariant variant, int k, TensorDType type)
+    {
+        if (variant < CudaGemvVariant.BlockTwoRows) return Threads;
+        int vectors = (k + (type == TensorDType.F32 ? 3 : 7)) / (type == TensorDType.F32 ? 4 : 8);
+        return (uint)Math.Clamp((vectors + 31) / 32 * 32, 32, (int)Threads);
+    }
+
+    /// <summary>
+    /// The GEMV variant for an [n, k] nn.Linear weight, by the H200 measurements of 2026-11-21
+    /// (CudaGemvBandwidthTests; docs/performance.md):
+    /// - few rows (n ≤ 2048, GPT-2-XL's c_proj [1600, 6400] and [1600, 1600]): a warp per row
+    ///   leaves 200 blocks for 132 SMs, each lane with a long serial row, and FourRows only 400
+    ///   warps (14.8 us); a block per four rows with k split over its threads, 64 registers, reads
+    ///   [1600, 6400] in 8.5 us (OneRow 11.2) and [1600, 1600] in 4.6 (4.9);
+    /// - k ≥ 5120 (Llama-2-13B): four rows per warp, about 20 % faster than one (83 % of copy);
+    /// - GPT-2-XL's c_attn and c_fc [4800 or 6400, 1600]: four rows per warp, 5-8 % faster;
+    /// - otherwise (lm_head [50257, 1600], Llama-2-7B's k = 4096) one row per warp.
+    /// </summary>
+    private static CudaGemvVariant ChooseGemv(int n, int k) =>
+        n <= 2048 ? CudaGemvVariant.BlockFourRows
+        : k >= 5120 ? CudaGemvVariant.FourRows
+        : n is >= 4096 and <= 8192 && k <= 2048 ? CudaGemvVariant.FourRows
+        : CudaGemvVariant.OneRow;
+
+    /// <summary>
+    /// Positions per split and threads per block of split attention for a context of
+    /// <paramref name="context"/> positions and <paramref name="rowHeads"/> (row, head) pairs.
+    /// A context that one block covers in two steps of the inner loop per warp (nnl_attention.cuh:
+    /// 32 / NI keys a warp; 16 warps, 8 at head size 256, as the kernel's 96 registers allow: 512
+    /// positions at head size 64, 256 at 128) is one split: its warps merge in shared memory and write the output, with no partial
+    /// write, fence and second pass. H200, GPT-2-XL's 25 heads, kernels replayed in graphs
+    /// (CudaDecodeKernelTimingTests, 2026-11-21): contexts 17 / 49 / 257 took 5.4 / 5.9 / 9.3 us
+    /// split in 64s; one split is 3.7 / 4.0 us with 8 warps (4.5 / 5.0 with 16: short contexts
+    /// take 8) and 8.9 us at 257 with 16.
+    /// Longer ones split as before: about eight 4-warp blocks per SM so the cache reads overlap,
+    /// at least 64 positions a split.
+    /// </summary>
+    public static (int SplitLength, int Threads) SplitAttentionLaunch(int context, int rowHeads, int headDim, int sms)
+    {
+        var (keysPerWarp, maxWarps) = headDim <= 64 ? (16, 16) : headDim <= 128 ? (8, 16) : (4, 8);
+        // The split length stays fixed while the context grows, so a replayed graph step keeps its
+        // node; the block has 8 warps while one step each covers the context (128 positions at head
+        // size 64), then 16 (threads change once).
+        if (context <= 8 * keysPerWarp) return (2 * keysPerWarp * maxWarps, 256);
+        if (context <= 2 * keysPerWarp * maxWarps) return (2 * keysPerWarp * maxWarps, SplitAttentionThreads(true, headDim));
+        int wanted = Math.Max(1, (8 * sms + rowHeads - 1) / rowHeads);
+        return (Math.Max(64, (context + wanted - 1) / wanted), SplitAttentionThreads(false, headDim));
+    }
+
+    /// <summary>Threads of a split-attention block: all the warps one block can merge for a single split, else 4 warps.</summary>
+    private static int SplitAttentionThreads(bool oneSplit, int headDim) =>
+        oneSplit ? 32 * (headDim <= 128 ? 16 : 8) : 128;
 
     /// <summary>Blocks for a grid-stride kernel over n elements: enough to fill the GPU, no more.</summary>
     private uint Blocks(long n) => (uint)Math.Clamp((n + Threads - 1) / Threads, 1, 16L * _sms);
 
     /// <summary>
-    /// Threads of a block-per-row kernel: a decode step's few rows each get a whole 1024-thread
-    /// block, so a row's reads are a few deep per thread instead of a long serial chain on one SM;
-    /// many rows keep 256 (the GPU is full anyway).
+    /// Threads of a LayerNorm/RMSNorm block (one per row): about two float4 slices of the row per
+    /// thread, which the kernels keep in registers (up to 4 each), whole warps, 32 to 1024. A decode
+    /// step's 1600-float row is then 7 warps with one read of x and short reductions, where a
+    /// 1024-thread block doing three passes over the row took about 6 us on an H200.
     /// </summary>
-    private uint RowThreads(long rows) => rows < _sms ? 1024u : Threads;
+    private static uint NormThreads(long dim) => (uint)Math.Clamp(((((dim + 3) / 4 + 1) / 2) + 31) / 32 * 32, 32, 1024);
 
     /// <summary>Blocks for a block-per-row kernel.</summary>
     private uint RowBlocks(long rows) => (uint)Math.Clamp(rows, 1, 65535);
