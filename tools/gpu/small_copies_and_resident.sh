@@ -19,7 +19,7 @@ for part in "$@"; do
       timeout 200 /tmp/nnl-tests/Nnl.Engine.Tests -noColor -class Nnl.Engine.Tests.Offload.OffloadParityTests > "$OUT/offload-tests.log" 2>&1
       tail -3 "$OUT/offload-tests.log" ;;
     bench-tests)
-      for c in Kernels.CudaDecodeStepBenchmarkTests Kernels.CudaGemvBandwidthTests Offload.CudaGraphDecodeTests; do
+      for c in Kernels.CudaDecodeStepBenchmarkTests Kernels.CudaDecodeKernelTimingTests Kernels.CudaGemvBandwidthTests Offload.CudaGraphDecodeTests; do
         timeout 200 /tmp/nnl-tests/Nnl.Engine.Tests -noColor -showLiveOutput -class Nnl.Engine.Tests.$c >> "$OUT/bench-tests.log" 2>&1
       done
       grep -E "ms/token|GB/s|nodes|Total:|FAIL" "$OUT/bench-tests.log" | cut -c1-330 ;;
