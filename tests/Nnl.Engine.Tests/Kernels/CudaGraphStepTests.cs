@@ -30,26 +30,29 @@ public class CudaGraphStepTests
         return r;
     }
 
-    [GpuFact]
-    public void StepsReplayUpdateRebuildAndFallBackInOrder()
+    /// <summary>Four random inputs a..d and two zeroed outputs y, z, [Rows, Cols] each, on the device.</summary>
+    private static (BackendTensor A, BackendTensor B, BackendTensor C, BackendTensor D, BackendTensor Y, BackendTensor Z,
+        float[] Av, float[] Bv, float[] Cv, float[] Dv) Operands(CudaBackend be, Random rng)
     {
-        using var h = new GpuHarness();
-        var be = h.Backend;
-        var rng = new Random(71);
-        float[] av = Random(rng), bv = Random(rng), cv = Random(rng), dv = Random(rng);
         BackendTensor T(string name, float[] values)
         {
             var t = be.Allocate(name, TensorDType.F32, Rows, Cols);
             be.Upload(t, values);
             return t;
         }
-        var a = T("a", av);
-        var b = T("b", bv);
-        var c = T("c", cv);
-        var d = T("d", dv);
-        var y = T("y", new float[Rows * Cols]);
-        var z = T("z", new float[Rows * Cols]);
+        float[] av = Random(rng), bv = Random(rng), cv = Random(rng), dv = Random(rng);
+        var result = (T("a", av), T("b", bv), T("c", cv), T("d", dv), T("y", new float[Rows * Cols]), T("z", new float[Rows * Cols]), av, bv, cv, dv);
         be.Synchronize();
+        return result;
+    }
+
+    [GpuFact]
+    public void StepsReplayUpdateRebuildAndFallBackInOrder()
+    {
+        using var h = new GpuHarness();
+        var be = h.Backend;
+        var rng = new Random(71);
+        var (a, b, c, d, y, z, av, bv, cv, dv) = Operands(be, rng);
 
         // 1: two nodes, built and launched.
         long launches = be.Launches;
@@ -109,7 +112,8 @@ public class CudaGraphStepTests
         Assert.NotNull(s.LastFallbackReason);
 
         // 6: an abandoned step runs nothing.
-        var w = T("w", new float[Rows * Cols]);
+        var w = be.Allocate("w", TensorDType.F32, Rows, Cols);
+        be.Upload(w, new float[Rows * Cols]);
         be.BeginGraphStep();
         be.Add(a, b, w);
         be.AbandonGraphStep();
@@ -134,20 +138,7 @@ public class CudaGraphStepTests
         using var h = new GpuHarness();
         var be = h.Backend;
         var rng = new Random(72);
-        float[] av = Random(rng), bv = Random(rng), cv = Random(rng), dv = Random(rng);
-        BackendTensor T(string name, float[] values)
-        {
-            var t = be.Allocate(name, TensorDType.F32, Rows, Cols);
-            be.Upload(t, values);
-            return t;
-        }
-        var a = T("a", av);
-        var b = T("b", bv);
-        var c = T("c", cv);
-        var d = T("d", dv);
-        var y = T("y", new float[Rows * Cols]);
-        var z = T("z", new float[Rows * Cols]);
-        be.Synchronize();
+        var (a, b, c, d, y, z, av, bv, cv, dv) = Operands(be, rng);
 
         // Three segments (2 + 1 + 1 nodes); the later ones read what the earlier ones wrote.
         void Step(BackendTensor last)

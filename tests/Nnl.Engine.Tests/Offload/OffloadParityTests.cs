@@ -1,3 +1,4 @@
+using static Nnl.Engine.Tests.Offload.LogitAssertions;
 using Nnl.Engine.Generation;
 using Nnl.Engine.Memory;
 using Nnl.Engine.Models;
@@ -134,29 +135,4 @@ public class OffloadParityTests : IDisposable
     /// <summary>Weights fetched ahead for a pass that will not come are back in the pool.</summary>
     private static void AssertNoStreamedWeightsLive(DeviceMemoryPool pool) =>
         Assert.DoesNotContain(pool.LiveAllocations(), a => a.Owner.EndsWith(" weights", StringComparison.Ordinal));
-
-    private static int Argmax(ReadOnlySpan<float> x)
-    {
-        int best = 0;
-        for (int i = 1; i < x.Length; i++) if (x[i] > x[best]) best = i;
-        return best;
-    }
-
-    private static void AssertClose(float[] expected, float[] actual, int vocab, string what)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        for (int row = 0; row < expected.Length / vocab; row++)
-        {
-            double err = 0, norm = 0;
-            for (int j = 0; j < vocab; j++)
-            {
-                double d = actual[row * vocab + j] - expected[row * vocab + j];
-                Assert.False(double.IsNaN(d), $"{what}: NaN at row {row}");
-                err += d * d;
-                norm += (double)expected[row * vocab + j] * expected[row * vocab + j];
-            }
-            double rel = Math.Sqrt(err / norm);
-            Assert.True(rel <= 1e-2, $"{what}, row {row}: relative error {rel:G3}");
-        }
-    }
 }
