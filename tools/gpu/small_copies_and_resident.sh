@@ -23,6 +23,9 @@ for part in "$@"; do
         timeout 200 /tmp/nnl-tests/Nnl.Engine.Tests -noColor -showLiveOutput -class Nnl.Engine.Tests.$c >> "$OUT/bench-tests.log" 2>&1
       done
       grep -E "ms/token|GB/s|nodes|Total:|FAIL" "$OUT/bench-tests.log" | cut -c1-330 ;;
+    llama13b-8gb)
+      [ -d /tmp/l13 ] || $N new-model --preset llama-2-13b --dtype fp16 --seed 1 --path /tmp/l13 > /dev/null
+      $N bench /tmp/l13 --device cuda --max-gpu-memory 8GB --prompt-length 16 --tokens 17 --repetitions 2 --json | tee "$OUT/nnl-l13-8gb.jsonl" ;;
     nographs)
       $N bench /tmp/gpt2xl --device cuda --max-gpu-memory 64GB --prompt-length 16 --tokens 33 --repetitions 3 --no-cuda-graphs --json | tee "$OUT/nnl-gpt2xl-resident-nographs.jsonl"
       $N bench /tmp/l13 --device cuda --max-gpu-memory 64GB --prompt-length 16 --tokens 17 --repetitions 2 --no-cuda-graphs --json | tee "$OUT/nnl-l13-resident-nographs.jsonl" ;;
