@@ -70,13 +70,15 @@ PY
       ;;
     driver-only)
       timeout 120 python3 $T/driver_only_small_copies.py > "$OUT/driver-only.jsonl"
+      timeout 120 python3 $T/driver_only_small_copies.py --with-torch > "$OUT/driver-after-torch.jsonl"
       timeout 60 $N transfer --size 1000,4000,8000,16000,40000,100000,1000000 --direction h2d,d2h --memory pinned --iterations 30 --copies 100 --json > "$OUT/nnl-driver-only.jsonl"
       python3 - "$OUT" <<'PY'
 import json, sys
 o = sys.argv[1]
 a = {(r["Direction"], r["Bytes"]): r["MedianMicroseconds"] for r in map(json.loads, open(o + "/driver-only.jsonl"))}
 b = {(r["Direction"], r["Bytes"]): r["MedianMicroseconds"] for r in map(json.loads, open(o + "/nnl-driver-only.jsonl"))}
-for k in sorted(a): print(k[0][:6], k[1], "driver-only process", round(a[k], 3), "us; nnl", round(b.get(k, float('nan')), 3), "us; ratio", round(a[k] / b.get(k, float('nan')), 3))
+c = {(r["Direction"], r["Bytes"]): r["MedianMicroseconds"] for r in map(json.loads, open(o + "/driver-after-torch.jsonl"))}
+for k in sorted(a): print(k[0][:6], k[1], "driver-only process", round(a[k], 3), "us; after torch init", round(c.get(k, float('nan')), 3), "us; nnl", round(b.get(k, float('nan')), 3), "us; driver-only/nnl", round(a[k] / b.get(k, float('nan')), 3))
 PY
       ;;
     gpt2xl)

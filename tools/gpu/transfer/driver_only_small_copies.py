@@ -30,6 +30,14 @@ cu.cuMemHostGetDevicePointer_v2.argtypes = [ctypes.POINTER(u64), vp, u32]
 
 
 def main():
+    import sys
+    process = "driver only (ctypes)"
+    if "--with-torch" in sys.argv:
+        # Same measurement in a process where torch has initialised CUDA (its primary context is ours too).
+        import torch
+        torch.empty(1, device="cuda")
+        torch.cuda.synchronize()
+        process = "driver calls after torch initialised CUDA"
     ok(cu.cuInit(0), "cuInit")
     dev = ctypes.c_int()
     ok(cu.cuDeviceGet(ctypes.byref(dev), 0), "cuDeviceGet")
@@ -75,7 +83,7 @@ def main():
                 ok(cu.cuEventElapsedTime(ctypes.byref(ms), start, end), "cuEventElapsedTime")
                 times.append(ms.value * 1000.0 / 100)
             us = statistics.median(times)
-            print(json.dumps(dict(Process="driver only (ctypes)", Direction=direction, Bytes=n, MedianMicroseconds=us, MedianGBps=n / us / 1000.0)), flush=True)
+            print(json.dumps(dict(Process=process, Direction=direction, Bytes=n, MedianMicroseconds=us, MedianGBps=n / us / 1000.0)), flush=True)
 
 
 if __name__ == "__main__":
