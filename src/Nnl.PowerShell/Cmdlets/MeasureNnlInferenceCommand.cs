@@ -61,6 +61,9 @@ public sealed class MeasureNnlInferenceCommand : NnlCmdlet
     public SwitchParameter NoHostCache { get; set; }
 
     [Parameter]
+    public SwitchParameter NoCudaGraph { get; set; }
+
+    [Parameter]
     [ValidateRange(0, 1000)]
     public int Warmup { get; set; } = 1;
 
@@ -90,6 +93,7 @@ public sealed class MeasureNnlInferenceCommand : NnlCmdlet
         PromptLength = PromptLength,
         Tokens = Tokens,
         HostCache = !NoHostCache,
+        UseCudaGraphs = !NoCudaGraph,
         Warmup = Warmup,
         Repetitions = Repetitions,
         ChartPath = ChartPath is null ? null : GetUnresolvedProviderPathFromPSPath(ChartPath),
