@@ -68,6 +68,15 @@ for l in open(sys.argv[1]):
 for k, v in sorted(t.items()): print(*k, "µs per copy by stream:", v)
 PY
       ;;
+    gates)
+      SMALL=$(python3 -c "import sys; sys.path.insert(0,'$T'); import torch_bandwidth as t; print(','.join(str(s) for s in t.shmoo() if s <= 1_000_000))")
+      timeout 120 $N transfer --size $SMALL --direction h2d,d2h --memory pinned --iterations 30 --copies 100 --json > "$OUT/nnl-gates.jsonl"
+      timeout 240 python3 $T/torch_bandwidth.py --what pinned,pinned-graph --gate wait-value --max-bytes 1000000 --iterations 30 --copies 16 --small-copies 100 > "$OUT/torch-gates.jsonl"
+      timeout 240 python3 $T/torch_bandwidth.py --what pinned --max-bytes 1000000 --iterations 30 --copies 16 --small-copies 100 >> "$OUT/torch-gates.jsonl"
+      timeout 120 $N transfer --size $SMALL --direction h2d,d2h --memory pinned --iterations 30 --copies 100 --json > "$OUT/nnl-gates-2.jsonl"
+      python3 $T/compare_references.py "$OUT/torch-gates.jsonl" "$OUT/nnl-gates.jsonl" > "$OUT/gates.md"
+      python3 $T/compare_references.py "$OUT/torch-gates.jsonl" "$OUT/nnl-gates-2.jsonl" > "$OUT/gates-2.md"
+      tail -4 "$OUT/gates.md"; tail -4 "$OUT/gates-2.md" ;;
     driver-only)
       timeout 120 python3 $T/driver_only_small_copies.py > "$OUT/driver-only.jsonl"
       timeout 120 python3 $T/driver_only_small_copies.py --with-torch > "$OUT/driver-after-torch.jsonl"

@@ -21,11 +21,11 @@ def main():
     nnl = {(r["Direction"], r["Bytes"]): r["MedianGBps"] for p in sys.argv[2:] for r in load(p)
            if r.get("HostMemory") == "Pinned" and r.get("Mechanism", "CopyEngine") == "CopyEngine"
            and r.get("Streams", 1) == 1 and not r.get("TensorSet") and r["Direction"] in ("HostToDevice", "DeviceToHost")}
-    refs = {"eager": {}, "graph": {}, "driver": {}}
+    refs = {}
     for r in torch_rows:
         if r.get("HostMemory") != "Pinned" or r.get("TensorSet"):
             continue
-        refs[r.get("Variant", "eager")][(r["Direction"], r["Bytes"])] = r["MedianGBps"]
+        refs.setdefault(r.get("Variant", "eager"), {})[(r["Direction"], r["Bytes"])] = r["MedianGBps"]
     names = [n for n in refs if refs[n]]
     print("| Direction | Bytes | Nnl | " + " | ".join(f"torch {n} | ratio" for n in names) + " |")
     print("|---|---:|---:|" + "---:|---:|" * len(names))

@@ -57,7 +57,53 @@ class Sleeper:
         torch.cuda._sleep(int(us * self.cycles_per_us))
 
 
-def sample_times(copy, copies, iterations, warmup, stream, sleeper, spin):
+class WaitValueGate:
+    """Holds a stream with cuStreamWaitValue32 on a mapped host word until release() writes it
+    (nvbandwidth's way): nothing runs on the GPU while Python queues a sample's copies."""
+
+    def __init__(self):
+        import ctypes
+        self.ct = ctypes
+        cu = ctypes.CDLL("libcuda.so.1")
+        cu.cuMemHostAlloc.argtypes = [ctypes.POINTER(ctypes.c_void_p), ctypes.c_size_t, ctypes.c_uint]
+        cu.cuMemHostGetDevicePointer_v2.argtypes = [ctypes.POINTER(ctypes.c_uint64), ctypes.c_void_p, ctypes.c_uint]
+        cu.cuStreamWaitValue32_v2.argtypes = [ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint32, ctypes.c_uint]
+        self.cu = cu
+        host = ctypes.c_void_p()
+        if cu.cuMemHostAlloc(ctypes.byref(host), 4096, 1 | 2):
+            raise RuntimeError("cuMemHostAlloc failed")
+        dev = ctypes.c_uint64()
+        if cu.cuMemHostGetDevicePointer_v2(ctypes.byref(dev), host, 0):
+            raise RuntimeError("cuMemHostGetDevicePointer failed")
+        self.word = ctypes.cast(host, ctypes.POINTER(ctypes.c_uint32))
+        self.word[0] = 0
+        self.dev = dev.value
+        self.count = 0
+
+    def hold(self, stream, copies):
+        self.count += 1
+        if self.cu.cuStreamWaitValue32_v2(self.ct.c_void_p(stream.cuda_stream), self.dev, self.count, 0):
+            raise RuntimeError("cuStreamWaitValue32 failed")
+
+    def release(self):
+        self.word[0] = self.count
+
+
+class SleepGate:
+    """Holds a stream with torch.cuda._sleep, long enough for Python to queue the sample."""
+
+    def __init__(self, sleeper):
+        self.sleeper = sleeper
+
+    def hold(self, stream, copies):
+        # Python queues a copy_ in roughly 10-40 us.
+        self.sleeper.sleep_us(max(1000, 50 + 40 * copies))
+
+    def release(self):
+        pass
+
+
+def sample_times(copy, copies, iterations, warmup, stream, gate, spin):
     start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
     with torch.cuda.stream(stream):
         for _ in range(warmup):
@@ -66,18 +112,19 @@ def sample_times(copy, copies, iterations, warmup, stream, sleeper, spin):
         times = []
         for _ in range(iterations):
             if spin:
-                # Python queues a copy_ in roughly 10-40 us: hold the stream until all are queued.
-                sleeper.sleep_us(max(1000, 50 + 40 * copies))
+                gate.hold(stream, copies)
             start.record(stream)
             for _ in range(copies):
                 copy()
             end.record(stream)
+            if spin:
+                gate.release()
             end.synchronize()
             times.append(start.elapsed_time(end))
     return times
 
 
-def graph_sample_times(copy, copies, iterations, stream, sleeper):
+def graph_sample_times(copy, copies, iterations, stream, gate):
     """copies x copy() captured once as a CUDA graph; a sample is one replay between two events."""
     with torch.cuda.stream(stream):
         for _ in range(4):
@@ -93,10 +140,11 @@ def graph_sample_times(copy, copies, iterations, stream, sleeper):
         graph.replay()  # warm-up: the first replay uploads the graph
         stream.synchronize()
         for _ in range(iterations):
-            sleeper.sleep_us(200)
+            gate.hold(stream, 1)
             start.record(stream)
             graph.replay()
             end.record(stream)
+            gate.release()
             end.synchronize()
             times.append(start.elapsed_time(end))
     del graph
@@ -156,6 +204,8 @@ def main():
     ap.add_argument("--small-copies", type=int, default=None, help="copies per sample for sizes up to --small-limit")
     ap.add_argument("--small-limit", type=int, default=1_000_000)
     ap.add_argument("--warmup", type=int, default=4)
+    ap.add_argument("--gate", choices=["sleep", "wait-value"], default="sleep",
+                    help="how a sample is held until queued: torch.cuda._sleep or cuStreamWaitValue32 on a host word")
     ap.add_argument("--max-bytes", type=int, default=None, help="host-memory sweeps: largest size")
     args = ap.parse_args()
     what = set(args.what.split(","))
@@ -163,6 +213,8 @@ def main():
     torch.cuda.set_device(dev)
     stream = torch.cuda.Stream(dev)
     sleeper = Sleeper(stream)
+    gate = WaitValueGate() if args.gate == "wait-value" else SleepGate(sleeper)
+    suffix = "+wait-value" if args.gate == "wait-value" else ""
     name = torch.cuda.get_device_name(dev)
     sizes = shmoo()
     largest = max(sizes)
@@ -208,12 +260,12 @@ def main():
                 else:
                     src, dst = d_buf[:n], h_dst[:n]
                 copies = copies_for(n)
-                times = sample_times(lambda: dst.copy_(src, non_blocking=True), copies, iterations, args.warmup, stream, sleeper, spin=pinned)
+                times = sample_times(lambda: dst.copy_(src, non_blocking=True), copies, iterations, args.warmup, stream, gate, spin=pinned)
                 verified = None
                 if n == largest:
                     stream.synchronize()
                     verified = bool(torch.equal(d_buf[:n].cpu(), h_src[:n])) if direction == "HostToDevice" else bool(torch.equal(h_dst[:n], h_src[:n]))
-                emit(dict(base, Direction=direction, HostMemory=memory, Mechanism="CopyEngine", Bytes=n, Iterations=iterations,
+                emit(dict(base, Direction=direction, HostMemory=memory, Variant="eager" + suffix, Mechanism="CopyEngine", Bytes=n, Iterations=iterations,
                           CopiesPerSample=copies, Verified=verified, **summarize(times, n, copies)))
         stream.synchronize()
         if memory == "Registered":
@@ -239,12 +291,12 @@ def main():
                     src, dst = (h_src[:n], d_buf[:n]) if direction == "HostToDevice" else (d_buf[:n], h_dst[:n])
                     copies = copies_for(n)
                     if variant == "graph":
-                        times = graph_sample_times(lambda: dst.copy_(src, non_blocking=True), copies, args.iterations, stream, sleeper)
+                        times = graph_sample_times(lambda: dst.copy_(src, non_blocking=True), copies, args.iterations, stream, gate)
                     else:
-                        times = sample_times(driver.copier(direction, dst, src, n), copies, args.iterations, args.warmup, stream, sleeper, spin=True)
+                        times = sample_times(driver.copier(direction, dst, src, n), copies, args.iterations, args.warmup, stream, gate, spin=True)
                     stream.synchronize()
                     verified = bool(torch.equal(d_buf[:n].cpu(), h_src[:n])) if direction == "HostToDevice" else bool(torch.equal(h_dst[:n], h_src[:n]))
-                    emit(dict(base, Direction=direction, HostMemory="Pinned", Variant=variant, Mechanism="CopyEngine", Bytes=n,
+                    emit(dict(base, Direction=direction, HostMemory="Pinned", Variant=variant + suffix, Mechanism="CopyEngine", Bytes=n,
                               Iterations=args.iterations, CopiesPerSample=copies, Verified=verified, **summarize(times, n, copies)))
         del h_src, h_dst
 
@@ -253,7 +305,7 @@ def main():
         for n in sizes:
             src, dst = d_src[:n], d_buf[:n]
             copies = copies_for(n)
-            times = sample_times(lambda: dst.copy_(src, non_blocking=True), copies, args.iterations, args.warmup, stream, sleeper, spin=True)
+            times = sample_times(lambda: dst.copy_(src, non_blocking=True), copies, args.iterations, args.warmup, stream, gate, spin=True)
             verified = bool(torch.equal(dst, src)) if n == largest else None
             emit(dict(base, Direction="DeviceToDevice", HostMemory=None, Mechanism="CopyEngine", Bytes=n, Iterations=args.iterations,
                       CopiesPerSample=copies, Verified=verified, **summarize(times, n, copies, factor=2)))
@@ -284,7 +336,7 @@ def main():
                 def copy():
                     for v, t in pairs:
                         v.copy_(t, non_blocking=True)
-            times = sample_times(copy, args.copies, args.tensor_iterations, args.warmup, stream, sleeper, spin=pinned)
+            times = sample_times(copy, args.copies, args.tensor_iterations, args.warmup, stream, gate, spin=pinned)
             stream.synchronize()
             if packed:
                 verified = bool(torch.equal(d_layer.cpu(), expected))
