@@ -28,7 +28,7 @@ Describe 'Import-NnlModel' {
         It 'documents every parameter' {
             $help = Get-Help Import-NnlModel -Full
             @($help.Examples.Example).Count | Should -BeGreaterThan 0
-            foreach ($name in 'Path', 'Device', 'MaxGpuMemory', 'PrefetchDepth', 'ResidentLayers', 'NoHostCache', 'NoCudaGraph', 'ContextLength', 'Threads') {
+            foreach ($name in 'Path', 'Device', 'MaxGpuMemory', 'PrefetchDepth', 'ResidentLayers', 'NoHostCache', 'NoCudaGraph', 'KvCacheType', 'ContextLength', 'Threads') {
                 ($help.Parameters.Parameter | Where-Object Name -EQ $name).Description.Text | Should -Not -BeNullOrEmpty -Because "-$name needs help"
             }
         }
@@ -75,6 +75,7 @@ Describe 'Import-NnlModel' {
             { Import-NnlModel $dir -MaxGpuMemory 2GB -ErrorAction Stop } | Should -Throw -ErrorId "InvalidArgument,$command"
             { Import-NnlModel $dir -NoHostCache -ErrorAction Stop } | Should -Throw -ErrorId "InvalidArgument,$command"
             { Import-NnlModel $dir -NoCudaGraph -ErrorAction Stop } | Should -Throw -ErrorId "InvalidArgument,$command"
+            { Import-NnlModel $dir -KvCacheType fp32 -ErrorAction Stop } | Should -Throw -ErrorId "InvalidArgument,$command"
         }
 
         It 'accepts only a number or Auto for -ResidentLayers' {

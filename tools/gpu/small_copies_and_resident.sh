@@ -26,6 +26,12 @@ for part in "$@"; do
     llama13b-8gb)
       [ -d /tmp/l13 ] || $N new-model --preset llama-2-13b --dtype fp16 --seed 1 --path /tmp/l13 > /dev/null
       $N bench /tmp/l13 --device cuda --max-gpu-memory 8GB --prompt-length 16 --tokens 17 --repetitions 2 --json | tee "$OUT/nnl-l13-8gb.jsonl" ;;
+    kvcache)
+      [ -d /tmp/gpt2xl ] || $N new-model --preset gpt2-xl --dtype fp16 --seed 1 --path /tmp/gpt2xl > /dev/null
+      for t in fp16 fp32; do
+        echo "-- kv cache $t, context 512 (Import-NnlModel's default)"
+        $N generate /tmp/gpt2xl --device cuda --max-gpu-memory 2GB --kv-cache $t --prompt "The history of the" --max-new-tokens 32 --json | tee "$OUT/generate-kv-$t.json" | cut -c1-1500
+      done ;;
     nographs)
       $N bench /tmp/gpt2xl --device cuda --max-gpu-memory 64GB --prompt-length 16 --tokens 33 --repetitions 3 --no-cuda-graphs --json | tee "$OUT/nnl-gpt2xl-resident-nographs.jsonl"
       $N bench /tmp/l13 --device cuda --max-gpu-memory 64GB --prompt-length 16 --tokens 17 --repetitions 2 --no-cuda-graphs --json | tee "$OUT/nnl-l13-resident-nographs.jsonl" ;;

@@ -32,6 +32,9 @@ public sealed class ImportModelCommand : INnlCommand
     /// <summary>False: launch a fully resident model's decode kernels one by one instead of replaying each step as a CUDA graph. GPU only.</summary>
     public bool UseCudaGraphs { get; init; } = true;
 
+    /// <summary>The GPU KV cache's element type: fp16 (default), bf16 or fp32. GPU only.</summary>
+    public string? KvCacheType { get; init; }
+
     /// <summary>Tokens per sequence the KV cache is planned for. GPU only.</summary>
     public int ContextLength { get; init; } = 512;
 
@@ -45,9 +48,10 @@ public sealed class ImportModelCommand : INnlCommand
     {
         if (string.IsNullOrWhiteSpace(Path)) throw new NnlArgumentException(nameof(Path), "A model directory is required.");
         var device = Runtime.DeviceSpec.Parse(Device);
-        if (device.IsCpu && (MaxGpuMemory is not null || ResidentLayers is not null || !HostCache || !UseCudaGraphs))
-            throw new NnlArgumentException(MaxGpuMemory is not null ? nameof(MaxGpuMemory) : ResidentLayers is not null ? nameof(ResidentLayers) : !HostCache ? nameof(HostCache) : nameof(UseCudaGraphs),
-                "applies to a GPU device only; add -Device Cuda");
+        if (device.IsCpu && (MaxGpuMemory is not null || ResidentLayers is not null || !HostCache || !UseCudaGraphs || KvCacheType is not null))
+            throw new NnlArgumentException(MaxGpuMemory is not null ? nameof(MaxGpuMemory) : ResidentLayers is not null ? nameof(ResidentLayers) : !HostCache ? nameof(HostCache)
+                : !UseCudaGraphs ? nameof(UseCudaGraphs) : nameof(KvCacheType), "applies to a GPU device only; add -Device Cuda");
+        var kvCacheType = KvCacheType is null ? new Runtime.Offload.OffloadOptions().KvCacheType : Models.Synthetic.DTypeNames.Parse(KvCacheType, nameof(KvCacheType));
         if (Threads is <= 0) throw new NnlArgumentException(nameof(Threads), $"{Threads} must be positive.");
 
         var directory = System.IO.Path.GetFullPath(Path);
@@ -69,6 +73,7 @@ public sealed class ImportModelCommand : INnlCommand
                     HostCache = HostCache,
                     ContextLength = ContextLength,
                     UseCudaGraphs = UseCudaGraphs,
+                    KvCacheType = kvCacheType,
                 };
                 string lastStage = "";
                 model = LoadedModel.LoadGpu(directory, options, tokenizer, (stage, done, total) =>

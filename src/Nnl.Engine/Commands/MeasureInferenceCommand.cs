@@ -47,6 +47,9 @@ public sealed class MeasureInferenceCommand : INnlCommand
     /// <summary>False: launch the decode kernels one by one instead of replaying fully resident steps as CUDA graphs. GPU only.</summary>
     public bool UseCudaGraphs { get; init; } = true;
 
+    /// <summary>The GPU KV cache's element type: fp16 (default), bf16 or fp32.</summary>
+    public string? KvCacheType { get; init; }
+
     public int Warmup { get; init; } = 1;
     public int Repetitions { get; init; } = 3;
 
@@ -92,6 +95,7 @@ public sealed class MeasureInferenceCommand : INnlCommand
                     MaxPrefillRows = BatchSize.Max() * PromptLength.Max(),
                     HostCache = HostCache,
                     UseCudaGraphs = UseCudaGraphs,
+                    KvCacheType = KvCacheType is null ? null : Models.Synthetic.DTypeNames.Parse(KvCacheType, nameof(KvCacheType)),
                 };
                 var what = Describe(budget, depth);
                 sink.WriteProgress(new NnlProgress(ActivityId, $"Measure-NnlInference {name}", $"Loading {what}", point * 100 / total));
@@ -157,6 +161,7 @@ public sealed class MeasureInferenceCommand : INnlCommand
         var hasPath = !string.IsNullOrWhiteSpace(Path);
         var hasPreset = !string.IsNullOrWhiteSpace(Preset);
         if (hasPath == hasPreset) throw new NnlArgumentException(hasPath ? "Preset" : "Path", "Give either a model directory (-Path) or a -Preset.");
+        if (KvCacheType is not null) Models.Synthetic.DTypeNames.Parse(KvCacheType, nameof(KvCacheType));
         if (hasPath && (InMemory || Layers is not null)) throw new NnlArgumentException(InMemory ? "InMemory" : "Layers", "applies to -Preset only.");
         if (Warmup < 0) throw new NnlArgumentException(nameof(Warmup), $"must be 0 or more, not {Warmup}.");
         if (Repetitions < 1) throw new NnlArgumentException(nameof(Repetitions), $"must be at least 1, not {Repetitions}.");

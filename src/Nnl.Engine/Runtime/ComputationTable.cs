@@ -66,8 +66,12 @@ public sealed class ComputationTable
     public int ProducerOf(string activation) => _producer[activation];
 }
 
-/// <summary>Shape of the KV cache a table needs: one K and one V tensor per layer, [slots, capacity, KvWidth] F32.</summary>
-public sealed record KvCacheShape(int LayerCount, int KvWidth)
+/// <summary>
+/// Shape of the KV cache a table needs: one K and one V tensor per layer, [slots, capacity, KvWidth]
+/// of <see cref="ElementType"/> (F32 for the CPU engine; the GPU runner stores F16 by default, as
+/// transformers and llama.cpp do, which halves what attention reads and what the plan reserves).
+/// </summary>
+public sealed record KvCacheShape(int LayerCount, int KvWidth, TensorDType ElementType = TensorDType.F32)
 {
-    public long BytesPerToken => 2L * LayerCount * KvWidth * sizeof(float);
+    public long BytesPerToken => 2L * LayerCount * KvWidth * ElementType.ElementBytes();
 }

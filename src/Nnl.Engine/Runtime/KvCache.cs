@@ -27,8 +27,8 @@ public sealed class KvCache : IDisposable
         {
             for (var l = 0; l < shape.LayerCount; l++)
             {
-                _keys[l] = backend.Allocate($"kv.{l}.k", TensorDType.F32, slots, capacity, shape.KvWidth);
-                _values[l] = backend.Allocate($"kv.{l}.v", TensorDType.F32, slots, capacity, shape.KvWidth);
+                _keys[l] = backend.Allocate($"kv.{l}.k", shape.ElementType, slots, capacity, shape.KvWidth);
+                _values[l] = backend.Allocate($"kv.{l}.v", shape.ElementType, slots, capacity, shape.KvWidth);
             }
         }
         catch

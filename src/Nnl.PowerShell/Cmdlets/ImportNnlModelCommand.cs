@@ -41,6 +41,10 @@ public sealed class ImportNnlModelCommand : NnlCmdlet
     public SwitchParameter NoCudaGraph { get; set; }
 
     [Parameter]
+    [ValidateSet("fp16", "bf16", "fp32", IgnoreCase = true)]
+    public string? KvCacheType { get; set; }
+
+    [Parameter]
     [ValidateRange(1, 1 << 24)]
     public int ContextLength { get; set; } = 512;
 
@@ -57,6 +61,7 @@ public sealed class ImportNnlModelCommand : NnlCmdlet
         ResidentLayers = ResidentLayersArgument.Parse(ResidentLayers),
         HostCache = !NoHostCache,
         UseCudaGraphs = !NoCudaGraph,
+        KvCacheType = KvCacheType,
         ContextLength = ContextLength,
         Threads = Threads,
     }, Path);

@@ -64,6 +64,10 @@ public sealed class MeasureNnlInferenceCommand : NnlCmdlet
     public SwitchParameter NoCudaGraph { get; set; }
 
     [Parameter]
+    [ValidateSet("fp16", "bf16", "fp32", IgnoreCase = true)]
+    public string? KvCacheType { get; set; }
+
+    [Parameter]
     [ValidateRange(0, 1000)]
     public int Warmup { get; set; } = 1;
 
@@ -94,6 +98,7 @@ public sealed class MeasureNnlInferenceCommand : NnlCmdlet
         Tokens = Tokens,
         HostCache = !NoHostCache,
         UseCudaGraphs = !NoCudaGraph,
+        KvCacheType = KvCacheType,
         Warmup = Warmup,
         Repetitions = Repetitions,
         ChartPath = ChartPath is null ? null : GetUnresolvedProviderPathFromPSPath(ChartPath),

@@ -11,7 +11,7 @@ namespace Nnl.Engine.Tests.Offload;
 /// <summary>
 /// The GPU offload engine against the CPU reference engine on the same fp16/bf16 files: logits of
 /// every prompt position and of 16 decode steps (teacher-forced with the CPU's greedy tokens), with
-/// every node streamed, with a mixed plan, fully resident and streamed from disk.
+/// every node streamed, with a mixed plan, fully resident (fp16 and fp32 KV cache) and streamed from disk.
 /// </summary>
 [Trait("Category", "Gpu")]
 [Collection("Gpu")]
@@ -21,7 +21,7 @@ public class OffloadParityTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, true);
 
-    public enum Mode { StreamAll, Mixed, Resident, Disk }
+    public enum Mode { StreamAll, Mixed, Resident, Disk, ResidentF32Cache }
 
     public static TheoryData<string, Mode> Cases()
     {
@@ -52,7 +52,8 @@ public class OffloadParityTests : IDisposable
 
     private static OffloadOptions Options(Mode mode) => new()
     {
-        MaxGpuMemoryBytes = mode == Mode.Resident ? 2L << 30 : 400L << 20,
+        MaxGpuMemoryBytes = mode is Mode.Resident or Mode.ResidentF32Cache ? 2L << 30 : 400L << 20,
+        KvCacheType = mode == Mode.ResidentF32Cache ? TensorDType.F32 : TensorDType.F16,
         StreamAllNodes = mode is Mode.StreamAll or Mode.Disk,
         ResidentLayers = mode == Mode.Mixed ? 2 : null,
         HostCache = mode != Mode.Disk,
@@ -72,17 +73,18 @@ public class OffloadParityTests : IDisposable
         using (var gpu = LoadedModel.LoadGpu(_dir, Options(mode)))
         {
             var runner = (OffloadRunner)gpu.Runner;
-            Assert.Equal(mode == Mode.Resident, runner.Plan.IsFullyResident);
+            Assert.Equal(mode is Mode.Resident or Mode.ResidentF32Cache, runner.Plan.IsFullyResident);
             if (mode is Mode.StreamAll or Mode.Disk) Assert.Equal(runner.Plan.Table.Count - 1, runner.Plan.StreamedNodeCount);
             // GPT-2's four Conv1D matrices per resident block are stored as nn.Linear; streamed ones keep their layout.
             int residentBlocks = runner.Plan.Table.Nodes.Count(n => n.Kind == ComputationNodeKind.TransformerBlock && runner.Plan.StreamedLayouts[n.Index] is null);
             Assert.Equal(model.StartsWith("gpt2") ? 4 * residentBlocks : 0, runner.TransposedWeightCount);
-            if (mode == Mode.Resident) Assert.True(runner.TransposedWeightCount > 0 || !model.StartsWith("gpt2"));
+            if (mode is Mode.Resident or Mode.ResidentF32Cache) Assert.True(runner.TransposedWeightCount > 0 || !model.StartsWith("gpt2"));
             var rng = new Random(model.GetHashCode() ^ (int)mode);
             int vocab = cpu.Config.VocabSize;
             var prompt = Enumerable.Range(0, 13).Select(_ => rng.Next(vocab)).ToArray();
             using var cpuCache = cpu.Runner.CreateKvCache(1, 40);
             using var gpuCache = gpu.Runner.CreateKvCache(1, 40);
+            Assert.Equal(mode == Mode.ResidentF32Cache ? TensorDType.F32 : TensorDType.F16, gpuCache.Keys(0).DType);
             var expected = cpu.Runner.Forward(TokenBatch.Single(prompt, allLogits: true), cpuCache);
             var actual = gpu.Runner.Forward(TokenBatch.Single(prompt, allLogits: true), gpuCache);
             AssertClose(expected, actual, vocab, "prefill");

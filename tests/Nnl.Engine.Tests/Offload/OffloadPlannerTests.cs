@@ -58,6 +58,33 @@ public class OffloadPlannerTests : IDisposable
         Assert.True(roomy.StreamedBytesPerPass < tight.StreamedBytesPerPass);
     }
 
+    [Theory]
+    [InlineData(TensorDType.F16, 2)]
+    [InlineData(TensorDType.BF16, 2)]
+    [InlineData(TensorDType.F32, 4)]
+    public void TheKvCacheIsPlannedInItsElementTypeAndWhatItSavesStaysResident(TensorDType type, int elementBytes)
+    {
+        var table = Gpt2Table(out var catalog);
+        using var _ = catalog;
+        var options = Options() with { KvCacheType = type, ContextLength = 4096 };
+        var plan = OffloadPlanner.Plan(table, options, 8L << 30);
+        // K and V, every layer, every planned token: 8 layers of width 256 here.
+        Assert.Equal(2L * 8 * 256 * elementBytes * 4096, plan.KvCacheBytes);
+        Assert.Equal(type, options.KvCacheOf(table).ElementType);
+
+        // Under a budget, the half-size cache leaves room for more resident weights.
+        var f32 = OffloadPlanner.Plan(table, options with { KvCacheType = TensorDType.F32, StreamAllNodes = true }, 8L << 30);
+        long budget = f32.StreamingBufferBytes + f32.KvCacheBytes + f32.ActivationBytes + OffloadPlanner.FixedMarginBytes + table.WeightBytes / 4;
+        var narrow = OffloadPlanner.Plan(table, options with { KvCacheType = TensorDType.F32 }, budget);
+        var planned = OffloadPlanner.Plan(table, options, budget);
+        if (type == TensorDType.F32) Assert.Equal(narrow.ResidentWeightBytes, planned.ResidentWeightBytes);
+        else Assert.True(planned.ResidentWeightBytes > narrow.ResidentWeightBytes, $"{planned.ResidentWeightBytes} resident with {type}, {narrow.ResidentWeightBytes} with F32");
+    }
+
+    [Fact]
+    public void AKvCacheOfAnotherTypeIsRefused() =>
+        Assert.Equal("KvCacheType", Assert.Throws<NnlArgumentException>(() => new OffloadOptions { KvCacheType = (TensorDType)99 }.Validate()).ParameterName);
+
     [Fact]
     public void ResidentLayersKeepsThatManyBlocksFromTheEnd()
     {

@@ -38,6 +38,6 @@ public static class DTypeNames
         "fp16" or "f16" or "float16" or "half" => TensorDType.F16,
         "bf16" or "bfloat16" => TensorDType.BF16,
         "fp32" or "f32" or "float32" or "float" => TensorDType.F32,
-        _ => throw new NnlArgumentException(parameter, $"'{name}' is not a dtype New-NnlModel writes (fp16, bf16, fp32)."),
+        _ => throw new NnlArgumentException(parameter, $"'{name}' is not one of fp16, bf16, fp32."),
     };
 }

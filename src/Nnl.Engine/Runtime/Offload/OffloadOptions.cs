@@ -1,3 +1,5 @@
+using Nnl.Engine.Models;
+
 namespace Nnl.Engine.Runtime.Offload;
 
 /// <summary>How a model runs on a GPU whose memory (or the user's budget) is smaller than the model.</summary>
@@ -49,8 +51,19 @@ public sealed record OffloadOptions
     /// </summary>
     public bool UseCudaGraphs { get; init; } = true;
 
+    /// <summary>
+    /// Element type of the KV cache: F16 (default; what transformers keeps for an fp16 model), BF16
+    /// or F32 (the CPU engine's, for exact comparisons). The kernels accumulate in F32 either way.
+    /// </summary>
+    public TensorDType KvCacheType { get; init; } = TensorDType.F16;
+
+    /// <summary>The table's KV cache in <see cref="KvCacheType"/>.</summary>
+    public KvCacheShape KvCacheOf(ComputationTable table) => table.KvCache with { ElementType = KvCacheType };
+
     public void Validate()
     {
+        if (KvCacheType is not (TensorDType.F16 or TensorDType.BF16 or TensorDType.F32))
+            throw new NnlArgumentException(nameof(KvCacheType), $"the KV cache holds fp16, bf16 or fp32, not {KvCacheType}");
         if (Device < 0) throw new NnlArgumentException(nameof(Device), $"a device ordinal is 0 or more, not {Device}");
         if (MaxGpuMemoryBytes is <= 0) throw new NnlArgumentException("MaxGpuMemory", $"the budget must be positive, not {MaxGpuMemoryBytes}");
         if (PrefetchDepth is < 1 or > 16) throw new NnlArgumentException(nameof(PrefetchDepth), $"must be between 1 and 16, not {PrefetchDepth}");

@@ -38,7 +38,7 @@ public static class OffloadPlanner
     {
         options.Validate();
         if (budgetBytes <= 0) throw new NnlArgumentException("MaxGpuMemory", $"the budget must be positive, not {budgetBytes}");
-        long kv = table.KvCache.BytesPerToken * options.BatchSize * options.ContextLength;
+        long kv = options.KvCacheOf(table).BytesPerToken * options.BatchSize * options.ContextLength;
         long activations = ActivationBytes(table, options);
         long fixedBytes = kv + activations + FixedMarginBytes;
         var distinct = table.DistinctWeights.ToDictionary(t => t.Name, StringComparer.Ordinal);

@@ -119,7 +119,7 @@ public sealed class OffloadRunner : IModelRunner, IResidencyReport, INodeLoopObs
         }
     }
 
-    public KvCache CreateKvCache(int slots, int capacity) => new(_backend, Table.KvCache, slots, capacity);
+    public KvCache CreateKvCache(int slots, int capacity) => new(_backend, Plan.Options.KvCacheOf(Table), slots, capacity);
 
     public float[] Forward(TokenBatch batch, KvCache cache, CancellationToken cancellation = default)
     {
