@@ -25,7 +25,11 @@ public sealed class ComputeLogitsCommand : INnlCommand
         var device = DeviceSpec.Parse(Device);
         using var model = device.IsCpu
             ? LoadedModel.LoadCpu(Path, cancellation: sink.Cancellation)
-            : LoadedModel.LoadGpu(Path, new Runtime.Offload.OffloadOptions { Device = device.Ordinal, MaxGpuMemoryBytes = MaxGpuMemory, ContextLength = TokenIds.Length },
+            : LoadedModel.LoadGpu(Path, new Runtime.Offload.OffloadOptions
+                {
+                    Device = device.Ordinal, MaxGpuMemoryBytes = MaxGpuMemory, ContextLength = TokenIds.Length,
+                    MaxPrefillRows = TokenIds.Length, MaxLogitRows = TokenIds.Length, // one pass returns every position's logits
+                },
                 cancellation: sink.Cancellation);
         int vocab = model.Config.VocabSize;
         foreach (int id in TokenIds)

@@ -82,6 +82,24 @@ public class OffloadPlannerTests : IDisposable
     }
 
     [Fact]
+    public void TheHeadIsPlannedForTheLogitRowsAPassReturnsNotForThePrefillRows()
+    {
+        // A narrow model with a GPT-2-sized vocabulary: its logits, not its blocks, decide the estimate.
+        TestModelWriter.WriteGpt2(_dir, new Gpt2Shape(Hidden: 64, Layers: 2, Heads: 2, Vocab: 50000, Positions: 64), seed: 5, TensorDType.F16);
+        using var catalog = WeightCatalog.Open(_dir);
+        var table = ModelArchitectures.Create(ModelConfig.Load(_dir)).BuildTable(catalog);
+        var head = table.Nodes.Single(n => n.Kind == ComputationNodeKind.Head);
+        var prefill = Options() with { MaxPrefillRows = 512, ContextLength = 512 };
+        long Activations(int logitRows) => OffloadPlanner.ActivationBytes(table, prefill with { MaxLogitRows = logitRows });
+        // The head's 50,000-wide logits dominate at 512 rows; at 64 rows a block's workspace does.
+        Assert.True(Activations(512) >= 3 * head.OutputBytesPerRow * 512);
+        Assert.True(Activations(64) < Activations(512));
+        Assert.True(Activations(1) < Activations(64)); // still the head, for fewer rows
+        Assert.True(Activations(64) < 3 * head.OutputBytesPerRow * 128);
+        Assert.Throws<NnlArgumentException>(() => (prefill with { MaxLogitRows = 0 }).Validate());
+    }
+
+    [Fact]
     public void AKvCacheOfAnotherTypeIsRefused() =>
         Assert.Equal("KvCacheType", Assert.Throws<NnlArgumentException>(() => new OffloadOptions { KvCacheType = (TensorDType)99 }.Validate()).ParameterName);
 

@@ -32,6 +32,14 @@ public sealed record OffloadOptions
     /// <summary>Rows of the largest prefill pass the activations are planned for.</summary>
     public int MaxPrefillRows { get; init; } = 512;
 
+    /// <summary>
+    /// Rows of logits one pass may return (a generation needs one per sequence; all-position logits
+    /// of a prompt need one per token). The head's activations are planned for this many rows, not
+    /// for <see cref="MaxPrefillRows"/>: the logits of 512 rows of a 50k vocabulary would hold
+    /// 300 MB of the budget that resident weights can use instead.
+    /// </summary>
+    public int MaxLogitRows { get; init; } = 64;
+
     /// <summary>Stream every node, keep nothing resident (tests and benchmarks of the pure streaming path).</summary>
     public bool StreamAllNodes { get; init; }
 
@@ -70,6 +78,7 @@ public sealed record OffloadOptions
         if (ResidentLayers is < 0) throw new NnlArgumentException(nameof(ResidentLayers), $"must be 0 or more, not {ResidentLayers}");
         if (ContextLength < 1) throw new NnlArgumentException(nameof(ContextLength), $"must be positive, not {ContextLength}");
         if (BatchSize < 1) throw new NnlArgumentException(nameof(BatchSize), $"must be positive, not {BatchSize}");
+        if (MaxLogitRows < 1) throw new NnlArgumentException(nameof(MaxLogitRows), $"must be positive, not {MaxLogitRows}");
         if (MaxPrefillRows < 1) throw new NnlArgumentException(nameof(MaxPrefillRows), $"must be positive, not {MaxPrefillRows}");
     }
 }

@@ -120,16 +120,19 @@ public static class OffloadPlanner
     /// <summary>
     /// Activations and workspace of the largest node for the largest planned pass: its inputs and
     /// outputs, its scratch, and the logits. A generous estimate; the pool enforces the real budget.
+    /// The head computes only the pass's output rows (<see cref="OffloadOptions.MaxLogitRows"/>).
     /// </summary>
     public static long ActivationBytes(ComputationTable table, OffloadOptions options)
     {
         long rows = Math.Max(options.MaxPrefillRows, options.BatchSize);
+        long logitRows = Math.Min(rows, Math.Max(options.MaxLogitRows, options.BatchSize));
         long context = options.ContextLength;
         long worst = 0;
         foreach (var n in table.Nodes)
         {
-            long io = 3 * n.OutputBytesPerRow * rows;
-            worst = Math.Max(worst, io + n.Workspace.Bytes(rows, context));
+            long r = n.Kind == ComputationNodeKind.Head ? logitRows : rows;
+            long io = 3 * n.OutputBytesPerRow * r;
+            worst = Math.Max(worst, io + n.Workspace.Bytes(r, context));
         }
         long logits = (long)options.BatchSize * table.Config.VocabSize * sizeof(float) * 2;
         return worst + logits;
