@@ -21,7 +21,7 @@ public sealed class BenchVerb : ICliVerb
         "--tokens LIST          tokens generated per sequence, the first from the prefill (default 16)",
         "--no-host-cache        stream weights from the files (disk → pinned staging → GPU)",
         "--no-cuda-graphs       launch the decode kernels one by one, not as a CUDA graph per step",
-        "--kv-cache TYPE        the GPU KV cache's element type: fp16 (default), bf16 or fp32",
+        "--kv-cache TYPE        the GPU KV cache's type: fp16, bf16 or fp32 (default: the weights')",
         "--warmup N             unrecorded repetitions first (default 1)",
         "--repetitions N        recorded repetitions (default 3)",
         "--chart FILE           write an SVG chart of time per token against budget",

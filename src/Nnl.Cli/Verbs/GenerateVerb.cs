@@ -18,7 +18,7 @@ public sealed class GenerateVerb : ICliVerb
         "--resident-layers N    transformer blocks kept on the GPU, or auto (default: as many as fit)",
         "--no-host-cache        stream weights from the safetensors files instead of pinned host memory",
         "--no-cuda-graphs       launch a fully resident model's decode kernels one by one, not as a CUDA graph per step",
-        "--kv-cache TYPE        the GPU KV cache's element type: fp16 (default), bf16 or fp32",
+        "--kv-cache TYPE        the GPU KV cache's type: fp16, bf16 or fp32 (default: the weights')",
         "--context-length N     tokens the KV cache is planned for (default 512)",
         "--threads N            CPU threads for the matrix products (default all cores)",
         "--max-new-tokens N     tokens to generate (default generation_config.json's, else 128)",

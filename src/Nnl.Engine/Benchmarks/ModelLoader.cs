@@ -42,7 +42,7 @@ public sealed record ModelLoadRequest
     /// <summary>Replay fully resident decode steps as CUDA graphs. GPU only.</summary>
     public bool UseCudaGraphs { get; init; } = true;
 
-    /// <summary>The GPU KV cache's element type; null = the engine's default (F16). GPU only.</summary>
+    /// <summary>The GPU KV cache's element type; null = the weights' type. GPU only.</summary>
     public TensorDType? KvCacheType { get; init; }
 
     /// <summary>Sequences, tokens per sequence and prefill rows the GPU plan reserves room for.</summary>
@@ -99,7 +99,7 @@ public static class ModelLoader
             BatchSize = r.BatchSize,
             MaxPrefillRows = r.MaxPrefillRows,
             UseCudaGraphs = r.UseCudaGraphs,
-            KvCacheType = r.KvCacheType ?? defaults.KvCacheType,
+            KvCacheType = r.KvCacheType,
         };
         if (r.Path is not null) return LoadedModel.LoadGpu(r.Path, options, r.Tokenizer, progress, cancellation);
 

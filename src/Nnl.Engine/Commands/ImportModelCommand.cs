@@ -32,7 +32,7 @@ public sealed class ImportModelCommand : INnlCommand
     /// <summary>False: launch a fully resident model's decode kernels one by one instead of replaying each step as a CUDA graph. GPU only.</summary>
     public bool UseCudaGraphs { get; init; } = true;
 
-    /// <summary>The GPU KV cache's element type: fp16 (default), bf16 or fp32. GPU only.</summary>
+    /// <summary>The GPU KV cache's element type: fp16, bf16 or fp32; null = the weights' type. GPU only.</summary>
     public string? KvCacheType { get; init; }
 
     /// <summary>Tokens per sequence the KV cache is planned for. GPU only.</summary>
@@ -51,7 +51,7 @@ public sealed class ImportModelCommand : INnlCommand
         if (device.IsCpu && (MaxGpuMemory is not null || ResidentLayers is not null || !HostCache || !UseCudaGraphs || KvCacheType is not null))
             throw new NnlArgumentException(MaxGpuMemory is not null ? nameof(MaxGpuMemory) : ResidentLayers is not null ? nameof(ResidentLayers) : !HostCache ? nameof(HostCache)
                 : !UseCudaGraphs ? nameof(UseCudaGraphs) : nameof(KvCacheType), "applies to a GPU device only; add -Device Cuda");
-        var kvCacheType = KvCacheType is null ? new Runtime.Offload.OffloadOptions().KvCacheType : Models.Synthetic.DTypeNames.Parse(KvCacheType, nameof(KvCacheType));
+        Models.TensorDType? kvCacheType = KvCacheType is null ? null : Models.Synthetic.DTypeNames.Parse(KvCacheType, nameof(KvCacheType));
         if (Threads is <= 0) throw new NnlArgumentException(nameof(Threads), $"{Threads} must be positive.");
 
         var directory = System.IO.Path.GetFullPath(Path);

@@ -47,7 +47,7 @@ public sealed class MeasureInferenceCommand : INnlCommand
     /// <summary>False: launch the decode kernels one by one instead of replaying fully resident steps as CUDA graphs. GPU only.</summary>
     public bool UseCudaGraphs { get; init; } = true;
 
-    /// <summary>The GPU KV cache's element type: fp16 (default), bf16 or fp32.</summary>
+    /// <summary>The GPU KV cache's element type: fp16, bf16 or fp32; null = the weights' type.</summary>
     public string? KvCacheType { get; init; }
 
     public int Warmup { get; init; } = 1;

@@ -68,8 +68,8 @@ public sealed class ComputationTable
 
 /// <summary>
 /// Shape of the KV cache a table needs: one K and one V tensor per layer, [slots, capacity, KvWidth]
-/// of <see cref="ElementType"/> (F32 for the CPU engine; the GPU runner stores F16 by default, as
-/// transformers and llama.cpp do, which halves what attention reads and what the plan reserves).
+/// of <see cref="ElementType"/> (F32 for the CPU engine; the GPU runner stores the weights' 16-bit
+/// type by default, as transformers does, which halves what attention reads and what the plan reserves).
 /// </summary>
 public sealed record KvCacheShape(int LayerCount, int KvWidth, TensorDType ElementType = TensorDType.F32)
 {

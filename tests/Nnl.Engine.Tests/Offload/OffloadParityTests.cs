@@ -53,7 +53,7 @@ public class OffloadParityTests : IDisposable
     private static OffloadOptions Options(Mode mode) => new()
     {
         MaxGpuMemoryBytes = mode is Mode.Resident or Mode.ResidentF32Cache ? 2L << 30 : 400L << 20,
-        KvCacheType = mode == Mode.ResidentF32Cache ? TensorDType.F32 : TensorDType.F16,
+        KvCacheType = mode == Mode.ResidentF32Cache ? TensorDType.F32 : null, // null: the weights' type
         StreamAllNodes = mode is Mode.StreamAll or Mode.Disk,
         ResidentLayers = mode == Mode.Mixed ? 2 : null,
         HostCache = mode != Mode.Disk,
@@ -84,7 +84,7 @@ public class OffloadParityTests : IDisposable
             var prompt = Enumerable.Range(0, 13).Select(_ => rng.Next(vocab)).ToArray();
             using var cpuCache = cpu.Runner.CreateKvCache(1, 40);
             using var gpuCache = gpu.Runner.CreateKvCache(1, 40);
-            Assert.Equal(mode == Mode.ResidentF32Cache ? TensorDType.F32 : TensorDType.F16, gpuCache.Keys(0).DType);
+            Assert.Equal(mode == Mode.ResidentF32Cache ? TensorDType.F32 : model.EndsWith("bf16") ? TensorDType.BF16 : TensorDType.F16, gpuCache.Keys(0).DType);
             var expected = cpu.Runner.Forward(TokenBatch.Single(prompt, allLogits: true), cpuCache);
             var actual = gpu.Runner.Forward(TokenBatch.Single(prompt, allLogits: true), gpuCache);
             AssertClose(expected, actual, vocab, "prefill");

@@ -71,6 +71,8 @@ public class OffloadPlannerTests : IDisposable
         // K and V, every layer, every planned token: 8 layers of width 256 here.
         Assert.Equal(2L * 8 * 256 * elementBytes * 4096, plan.KvCacheBytes);
         Assert.Equal(type, options.KvCacheOf(table).ElementType);
+        // Unset, the cache takes the weights' type (this table is fp16).
+        Assert.Equal(TensorDType.F16, (options with { KvCacheType = null }).KvCacheOf(table).ElementType);
 
         // Under a budget, the half-size cache leaves room for more resident weights.
         var f32 = OffloadPlanner.Plan(table, options with { KvCacheType = TensorDType.F32, StreamAllNodes = true }, 8L << 30);

@@ -60,17 +60,22 @@ public sealed record OffloadOptions
     public bool UseCudaGraphs { get; init; } = true;
 
     /// <summary>
-    /// Element type of the KV cache: F16 (default; what transformers keeps for an fp16 model), BF16
-    /// or F32 (the CPU engine's, for exact comparisons). The kernels accumulate in F32 either way.
+    /// Element type of the KV cache: F16, BF16 or F32 (the CPU engine's, for exact comparisons); null
+    /// (default) = the type most of the weights have, as transformers keeps it (F16 for an fp16 model,
+    /// BF16 for a bf16 one, whose activations may exceed fp16's range). The kernels accumulate in F32.
     /// </summary>
-    public TensorDType KvCacheType { get; init; } = TensorDType.F16;
+    public TensorDType? KvCacheType { get; init; }
 
-    /// <summary>The table's KV cache in <see cref="KvCacheType"/>.</summary>
-    public KvCacheShape KvCacheOf(ComputationTable table) => table.KvCache with { ElementType = KvCacheType };
+    /// <summary>The table's KV cache in <see cref="KvCacheType"/>, or in its weights' type.</summary>
+    public KvCacheShape KvCacheOf(ComputationTable table) => table.KvCache with { ElementType = KvCacheType ?? WeightType(table) };
+
+    /// <summary>The element type holding most of the table's weight bytes.</summary>
+    private static TensorDType WeightType(ComputationTable table) =>
+        table.DistinctWeights.GroupBy(t => t.DType).OrderByDescending(g => g.Sum(t => t.ByteCount)).Select(g => g.Key).FirstOrDefault(TensorDType.F32);
 
     public void Validate()
     {
-        if (KvCacheType is not (TensorDType.F16 or TensorDType.BF16 or TensorDType.F32))
+        if (KvCacheType is { } kv && kv is not (TensorDType.F16 or TensorDType.BF16 or TensorDType.F32))
             throw new NnlArgumentException(nameof(KvCacheType), $"the KV cache holds fp16, bf16 or fp32, not {KvCacheType}");
         if (Device < 0) throw new NnlArgumentException(nameof(Device), $"a device ordinal is 0 or more, not {Device}");
         if (MaxGpuMemoryBytes is <= 0) throw new NnlArgumentException("MaxGpuMemory", $"the budget must be positive, not {MaxGpuMemoryBytes}");
