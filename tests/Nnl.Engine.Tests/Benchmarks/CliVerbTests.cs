@@ -38,6 +38,18 @@ public sealed class CliVerbTests
     }
 
     [Fact]
+    public void Kv_cache_names_the_cache_type_for_bench_and_generate_and_leaves_it_to_the_weights_otherwise()
+    {
+        var flags = CliApp.FlagNames;
+        var bench = Assert.IsType<MeasureInferenceCommand>(new BenchVerb().CreateCommand(new CliArgs(["/models/m", "--kv-cache", "fp32"], flags)));
+        Assert.Equal("fp32", bench.KvCacheType);
+        var generate = Assert.IsType<ImportAndGenerateCommand>(new GenerateVerb().CreateCommand(new CliArgs(["/models/m", "--prompt", "x", "--kv-cache", "bf16", "--device", "Cuda"], flags)));
+        Assert.Equal("bf16", generate.Import.KvCacheType);
+        var plain = Assert.IsType<ImportAndGenerateCommand>(new GenerateVerb().CreateCommand(new CliArgs(["/models/m", "--prompt", "x"], flags)));
+        Assert.Null(plain.Import.KvCacheType);
+    }
+
+    [Fact]
     public void New_model_then_bench_through_the_cli_prints_json_records()
     {
         using var dir = new TempDirectory();

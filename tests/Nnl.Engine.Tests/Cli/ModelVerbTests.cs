@@ -132,6 +132,8 @@ public sealed class ModelVerbTests : IDisposable
     [InlineData(new[] { "--prompt", "x", "--max-gpu-memory", "2GB" }, "MaxGpuMemory")]
     [InlineData(new[] { "--prompt", "x", "--no-host-cache" }, "HostCache")]
     [InlineData(new[] { "--prompt", "x", "--no-cuda-graphs" }, "UseCudaGraphs")]
+    [InlineData(new[] { "--prompt", "x", "--kv-cache", "fp16" }, "KvCacheType")]
+    [InlineData(new[] { "--prompt", "x", "--kv-cache", "int4", "--device", "Cuda" }, "KvCacheType")]
     [InlineData(new[] { "--prompt", "x", "--resident-layers", "some" }, "--resident-layers")]
     [InlineData(new[] { "--prompt", "x", "--device", "tpu" }, "Device")]
     [InlineData(new[] { "--prompt", "x", "--top-k", "many" }, "--top-k")]

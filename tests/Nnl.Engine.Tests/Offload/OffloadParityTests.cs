@@ -113,12 +113,16 @@ public class OffloadParityTests : IDisposable
         Assert.Equal(before, pool.Statistics().AllocatedBytes);
     }
 
-    [GpuFact]
-    public void CancellingAGenerationLeavesThePoolAsItWas()
+    /// <summary>Streaming, and fully resident (decode steps replayed as CUDA graph segments when cancelled).</summary>
+    [GpuTheory]
+    [InlineData(Mode.StreamAll)]
+    [InlineData(Mode.Resident)]
+    public void CancellingAGenerationLeavesThePoolAsItWas(Mode mode)
     {
         Write("llama-gqa-bf16");
         var pool = DeviceMemoryPool.ForDevice(0);
-        using var gpu = LoadedModel.LoadGpu(_dir, Options(Mode.StreamAll));
+        using var gpu = LoadedModel.LoadGpu(_dir, Options(mode));
+        Assert.Equal(mode == Mode.Resident, ((OffloadRunner)gpu.Runner).UsesCudaGraphs);
         var generator = new TextGenerator(gpu);
         // A first, complete generation lets the backend make its own lasting buffers.
         generator.Generate([new GenerationPrompt("", [3, 1, 4])], new GenerationOptions { MaxNewTokens = 3, Temperature = 0 });
