@@ -31,20 +31,47 @@ public sealed class ComputationTableRunnerTests : IDisposable
         public void Release(ComputationNode node, NodeWeights weights) => inner.Release(node, weights);
     }
 
+    /// <summary>A tiny GPT-2 on the CPU engine, its weights resident behind a <see cref="WatchingBinder"/>.</summary>
+    private sealed class CpuRig : IDisposable
+    {
+        private readonly WeightCatalog _weights;
+        private readonly ResidentWeightBinder _resident;
+
+        public CpuRig(string dir, Gpt2Shape shape, int seed, int cancelAtNode)
+        {
+            TestModelWriter.WriteGpt2(dir, shape, seed);
+            Config = ModelConfig.Load(dir);
+            _weights = WeightCatalog.Open(dir);
+            Table = ModelArchitectures.Create(Config).BuildTable(_weights);
+            Backend = new CpuBackend();
+            _resident = new ResidentWeightBinder(Table, Backend, _weights);
+            Binder = new WatchingBinder(_resident, cancelAtNode, Cancellation);
+            Runner = new ComputationTableRunner(Table, Backend, Binder);
+        }
+
+        public ModelConfig Config { get; }
+        public ComputationTable Table { get; }
+        public CpuBackend Backend { get; }
+        public CancellationTokenSource Cancellation { get; } = new();
+        public WatchingBinder Binder { get; }
+        public ComputationTableRunner Runner { get; }
+
+        public void Dispose()
+        {
+            Cancellation.Dispose();
+            _resident.Dispose();
+            Backend.Dispose();
+            _weights.Dispose();
+        }
+    }
+
     [Theory]
     [InlineData(-1)]
     [InlineData(2)]
     public void BackendMemoryReturnsToWeightsPlusCacheAfterAPass(int cancelAtNode)
     {
-        TestModelWriter.WriteGpt2(_dir.Path, new Gpt2Shape(Layers: 3), seed: 4);
-        var config = ModelConfig.Load(_dir.Path);
-        using var weights = WeightCatalog.Open(_dir.Path);
-        var table = ModelArchitectures.Create(config).BuildTable(weights);
-        using var backend = new CpuBackend();
-        using var resident = new ResidentWeightBinder(table, backend, weights);
-        using var cts = new CancellationTokenSource();
-        var binder = new WatchingBinder(resident, cancelAtNode, cts);
-        var runner = new ComputationTableRunner(table, backend, binder);
+        using var rig = new CpuRig(_dir.Path, new Gpt2Shape(Layers: 3), seed: 4, cancelAtNode);
+        var (config, table, backend, binder, runner, cts) = (rig.Config, rig.Table, rig.Backend, rig.Binder, rig.Runner, rig.Cancellation);
         using var cache = runner.CreateKvCache(1, 16);
         var before = backend.AllocatedBytes;
 
@@ -71,6 +98,8 @@ public sealed class ComputationTableRunnerTests : IDisposable
 
         public void NodesStarting(TokenBatch batch) => Calls.Add($"start {batch.RowCount} rows after {binder.Acquired.Count} nodes");
 
+        public void NodeFinished(int index) => Calls.Add($"node {index} after {binder.Acquired.Count} nodes");
+
         public void NodesFinished(bool completed) => Calls.Add($"finish {completed} after {binder.Acquired.Count} nodes");
     }
 
@@ -79,27 +108,25 @@ public sealed class ComputationTableRunnerTests : IDisposable
     [InlineData(1)]
     public void TheNodeLoopObserverBracketsEveryNodeAndHearsOfACancelledLoop(int cancelAtNode)
     {
-        TestModelWriter.WriteGpt2(_dir.Path, new Gpt2Shape(Layers: 2), seed: 6);
-        var config = ModelConfig.Load(_dir.Path);
-        using var weights = WeightCatalog.Open(_dir.Path);
-        var table = ModelArchitectures.Create(config).BuildTable(weights);
-        using var backend = new CpuBackend();
-        using var resident = new ResidentWeightBinder(table, backend, weights);
-        using var cts = new CancellationTokenSource();
-        var binder = new WatchingBinder(resident, cancelAtNode, cts);
-        var log = new LoopLog(binder);
-        var runner = new ComputationTableRunner(table, backend, binder) { NodeLoop = log };
+        using var rig = new CpuRig(_dir.Path, new Gpt2Shape(Layers: 2), seed: 6, cancelAtNode);
+        var (table, runner, cts) = (rig.Table, rig.Runner, rig.Cancellation);
+        var log = new LoopLog(rig.Binder);
+        runner.NodeLoop = log;
         using var cache = runner.CreateKvCache(1, 16);
         var batch = TokenBatch.Single(new[] { 2, 7, 1 });
+        // Every node that ran is reported as it finishes, in order; cancelling while node c is bound
+        // lets c finish and stops the loop before c + 1.
+        int ran = cancelAtNode < 0 ? table.Count : cancelAtNode + 1;
+        var nodes = Enumerable.Range(0, ran).Select(i => $"node {i} after {i + 1} nodes");
         if (cancelAtNode < 0)
         {
             runner.Forward(batch, cache, cts.Token);
-            Assert.Equal(new[] { "start 3 rows after 0 nodes", $"finish True after {table.Count} nodes" }, log.Calls);
+            Assert.Equal(["start 3 rows after 0 nodes", .. nodes, $"finish True after {table.Count} nodes"], log.Calls);
         }
         else
         {
             Assert.ThrowsAny<OperationCanceledException>(() => runner.Forward(batch, cache, cts.Token));
-            Assert.Equal(new[] { "start 3 rows after 0 nodes", $"finish False after {cancelAtNode + 1} nodes" }, log.Calls);
+            Assert.Equal(["start 3 rows after 0 nodes", .. nodes, $"finish False after {cancelAtNode + 1} nodes"], log.Calls);
         }
     }
 
