@@ -144,6 +144,7 @@ public static class InferenceBenchmark
         var steps = m.DecodeStepMilliseconds.Count;
         long? perToken = stats is null || steps == 0 ? null : stats.StreamedBytes / steps;
         double? bound = perToken is { } b && stats!.PinnedHostToDeviceGBps > 0 ? b / (stats.PinnedHostToDeviceGBps * 1e6) : null;
+        var graphs = runner is Runtime.Offload.OffloadRunner { UsesCudaGraphs: true } o ? o.GraphStatistics : null;
         return new NnlInferenceBenchmark
         {
             Model = model,
@@ -177,12 +178,9 @@ public static class InferenceBenchmark
             PeakGpuMemoryBytes = m.AllStatistics?.PeakGpuMemoryBytes,
             DiskGBps = stats is { DiskMilliseconds: > 0 } ? stats.DiskBytes / (stats.DiskMilliseconds * 1e6) : null,
             LoadSeconds = loadSeconds,
-            CudaGraphReplays = Graphs(runner)?.Replays,
-            CudaGraphNodeUpdates = Graphs(runner)?.NodeUpdates,
-            CudaGraphFallbacks = Graphs(runner)?.Fallbacks,
+            CudaGraphReplays = graphs?.Replays,
+            CudaGraphNodeUpdates = graphs?.NodeUpdates,
+            CudaGraphFallbacks = graphs?.Fallbacks,
         };
     }
-
-    private static Runtime.Cuda.NnlCudaGraphStatistics? Graphs(IModelRunner runner) =>
-        runner is Runtime.Offload.OffloadRunner { UsesCudaGraphs: true } o ? o.GraphStatistics : null;
 }
