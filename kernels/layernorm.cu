@@ -1,10 +1,6 @@
 // LayerNorm over the last dimension with weight and (optional) bias: GPT-2's ln_1, ln_2, ln_f.
 #include "nnl_common.cuh"
 
-// Float4 slices of a row each thread keeps in registers: rows up to 16 * blockDim.x floats are
-// read from memory once (GPT-2-XL's 1600 with 128 threads, Llama-2-13B's 5120 with 320).
-#define NNL_NORM_VECTORS 4
-
 // One block per row (grid-stride over rows), blockDim a multiple of 32. Two passes (mean, then
 // variance of x - mean) as torch does, over the row held in registers: one read of x, one write,
 // two block reductions. y may alias x (every read precedes the reductions, every write follows).
@@ -22,7 +18,7 @@ __device__ __forceinline__ void nnl_layernorm_impl(
     const typename L::storage* bias = (const typename L::storage*)bias_;
     __shared__ float scratch[32];
     int nvec = dim / 4;
-    bool registers = (dim & 3) == 0 && nnl_aligned16(x) && nnl_aligned16(y) && nvec <= NNL_NORM_VECTORS * (int)blockDim.x;
+    bool registers = nnl_norm_row_fits(x, y, dim);
     for (int r = blockIdx.x; r < rows; r += gridDim.x)
     {
         const float* xr = x + (size_t)r * dim;
@@ -30,15 +26,10 @@ __device__ __forceinline__ void nnl_layernorm_impl(
         if (registers)
         {
             float4 v[NNL_NORM_VECTORS];
+            nnl_norm_load_row(v, xr, nvec);
             float s = 0.0f;
 #pragma unroll
-            for (int j = 0; j < NNL_NORM_VECTORS; j++)
-            {
-                int i = threadIdx.x + j * blockDim.x;
-                if (i < nvec) v[j] = ((const float4*)xr)[i];
-                else v[j].x = v[j].y = v[j].z = v[j].w = 0.0f;
-                s += (v[j].x + v[j].y) + (v[j].z + v[j].w);
-            }
+            for (int j = 0; j < NNL_NORM_VECTORS; j++) s += (v[j].x + v[j].y) + (v[j].z + v[j].w);
             float mean = nnl_block_sum(s, scratch) / dim;
             float q = 0.0f;
 #pragma unroll

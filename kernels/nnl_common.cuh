@@ -165,6 +165,28 @@ __device__ __forceinline__ uint4 nnl_load_stream(const void* p)
 
 __device__ __forceinline__ bool nnl_aligned16(const void* p) { return ((size_t)p & 15) == 0; }
 
+// The norms (layernorm.cu, rmsnorm.cu) keep a row in registers: NNL_NORM_VECTORS float4 slices a
+// thread, so rows up to 16 * blockDim.x floats are read from memory once (GPT-2-XL's 1600 with
+// 128 threads, Llama-2-13B's 5120 with 320). Rows too long, or not float4-aligned, take a plain loop.
+#define NNL_NORM_VECTORS 4
+
+__device__ __forceinline__ bool nnl_norm_row_fits(const float* x, const float* y, int dim)
+{
+    return (dim & 3) == 0 && nnl_aligned16(x) && nnl_aligned16(y) && dim / 4 <= NNL_NORM_VECTORS * (int)blockDim.x;
+}
+
+// Slice j of this thread is float4 number threadIdx.x + j * blockDim.x of the row; past the end, zeros.
+__device__ __forceinline__ void nnl_norm_load_row(float4 (&v)[NNL_NORM_VECTORS], const float* row, int nvec)
+{
+#pragma unroll
+    for (int j = 0; j < NNL_NORM_VECTORS; j++)
+    {
+        int i = threadIdx.x + j * blockDim.x;
+        if (i < nvec) v[j] = ((const float4*)row)[i];
+        else v[j].x = v[j].y = v[j].z = v[j].w = 0.0f;
+    }
+}
+
 // Sum / max across a whole block (blockDim.x a multiple of 32, at most 1024). Every thread gets
 // the result. `scratch` holds 32 floats of shared memory; the call synchronises the block.
 __device__ __forceinline__ float nnl_block_sum(float v, float* scratch)

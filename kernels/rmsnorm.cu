@@ -1,9 +1,6 @@
 // RMSNorm (Llama): y = x / sqrt(mean(x^2) + eps) * weight.
 #include "nnl_common.cuh"
 
-// Float4 slices of a row each thread keeps in registers (as layernorm.cu).
-#define NNL_NORM_VECTORS 4
-
 // One block per row (grid-stride over rows), blockDim a multiple of 32; y may alias x. The row
 // is read once into registers (one block reduction, one write); rows too long for them, or not
 // float4-aligned, take a plain loop with the same math.
@@ -18,7 +15,7 @@ __device__ __forceinline__ void nnl_rmsnorm_impl(
     const typename L::storage* weight = (const typename L::storage*)weight_;
     __shared__ float scratch[32];
     int nvec = dim / 4;
-    bool registers = (dim & 3) == 0 && nnl_aligned16(x) && nnl_aligned16(y) && nvec <= NNL_NORM_VECTORS * (int)blockDim.x;
+    bool registers = nnl_norm_row_fits(x, y, dim);
     for (int r = blockIdx.x; r < rows; r += gridDim.x)
     {
         const float* xr = x + (size_t)r * dim;
@@ -26,15 +23,10 @@ __device__ __forceinline__ void nnl_rmsnorm_impl(
         if (registers)
         {
             float4 v[NNL_NORM_VECTORS];
+            nnl_norm_load_row(v, xr, nvec);
             float s = 0.0f;
 #pragma unroll
-            for (int j = 0; j < NNL_NORM_VECTORS; j++)
-            {
-                int i = threadIdx.x + j * blockDim.x;
-                if (i < nvec) v[j] = ((const float4*)xr)[i];
-                else v[j].x = v[j].y = v[j].z = v[j].w = 0.0f;
-                s += (v[j].x * v[j].x + v[j].y * v[j].y) + (v[j].z * v[j].z + v[j].w * v[j].w);
-            }
+            for (int j = 0; j < NNL_NORM_VECTORS; j++) s += (v[j].x * v[j].x + v[j].y * v[j].y) + (v[j].z * v[j].z + v[j].w * v[j].w);
             float rstd = rsqrtf(nnl_block_sum(s, scratch) / dim + eps);
 #pragma unroll
             for (int j = 0; j < NNL_NORM_VECTORS; j++)
