@@ -134,16 +134,14 @@ internal sealed class CudaGraphStep : IDisposable
         try
         {
             int updated;
-            if (g.Exec is not null && _recording.SameKernels(g.Cached))
+            if (g.Exec is not null && _recording.ChangedSince(g.Cached) is { } changed)
             {
-                updated = 0;
-                for (int i = 0; i < _recording.Count; i++)
+                foreach (int i in changed)
                 {
-                    if (_recording.SameLaunch(i, g.Cached)) continue;
                     var l = _recording[i];
                     g.Exec.SetKernelNodeParams(g.Nodes[i], l.Kernel, l.Grid, l.Block, l.SharedBytes, _recording.Args(i));
-                    updated++;
                 }
+                updated = changed.Count;
             }
             else
             {
