@@ -175,6 +175,17 @@ __device__ __forceinline__ void nnl_gemv_tiled(
     typedef typename nnl_type<T>::storage S;
     const S* w = (const S*)w_;
     const S* bias = (const S*)bias_;
+#ifdef NNL_GRID_DEPENDENCY
+    {
+        // The rows of this block's first pass stream into L2 while the kernel before still runs
+        // (weights are written by no kernel of a step); the loads after the wait then hit L2.
+        int rows = BLOCK ? R : (int)(blockDim.x >> 5) * R;
+        int row0 = blockIdx.x * rows;
+        if (row0 < n_out)
+            nnl_prefetch_l2(w + (size_t)row0 * k, (nnl_u64)min(rows, n_out - row0) * k * sizeof(S));
+    }
+#endif
+    nnl_grid_begin();
     bool vector_path = k % nnl_vec<T>::width == 0 && nnl_aligned16(w) && nnl_aligned16(x);
     for (int t0 = 0; t0 < n_tok; t0 += 4)
     {
@@ -224,7 +235,7 @@ __device__ __forceinline__ void nnl_gemv_tiled(
     __device__ __forceinline__ void name##_impl(const void* w, const float* x, const void* bias,  \
                                                 float* y, int n_out, int k, int n_tok, int epilogue) \
     { nnl_gemv_tiled<T, R, U, BLOCK>(w, x, bias, y, n_out, k, n_tok, epilogue); }               \
-    NNL_WEIGHT_ENTRIES(name,                                                                      \
+    NNL_WEIGHT_ENTRIES_SELF_BEGUN(name,                                                           \
         (const void* w, const float* x, const void* bias, float* y, int n_out, int k, int n_tok, int epilogue), \
         (w, x, bias, y, n_out, k, n_tok, epilogue))
 
