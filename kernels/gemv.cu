@@ -175,17 +175,6 @@ __device__ __forceinline__ void nnl_gemv_tiled(
     typedef typename nnl_type<T>::storage S;
     const S* w = (const S*)w_;
     const S* bias = (const S*)bias_;
-#ifdef NNL_GRID_DEPENDENCY
-    {
-        // The rows of this block's first pass stream into L2 while the kernel before still runs
-        // (weights are written by no kernel of a step); the loads after the wait then hit L2.
-        int rows = BLOCK ? R : (int)(blockDim.x >> 5) * R;
-        int row0 = blockIdx.x * rows;
-        if (row0 < n_out)
-            nnl_prefetch_l2(w + (size_t)row0 * k, (nnl_u64)min(rows, n_out - row0) * k * sizeof(S));
-    }
-#endif
-    nnl_grid_begin();
     bool vector_path = k % nnl_vec<T>::width == 0 && nnl_aligned16(w) && nnl_aligned16(x);
     for (int t0 = 0; t0 < n_tok; t0 += 4)
     {
@@ -213,6 +202,133 @@ __device__ __forceinline__ void nnl_gemv_tiled(
     }
 }
 
+// Balanced one-token GEMV ("flat"): the matrix is one stream of 16-byte vectors, row after row,
+// cut into tiles of at most 32*U vectors (a row's vectors split evenly over ceil(row / (32 U))
+// tiles), and warp g of a grid sized to the GPU (a few blocks per SM, every warp resident) takes
+// tiles [g*I/Wt, (g+1)*I/Wt) of the I in all. Every warp streams the same bytes to within one
+// tile, so the matrix ends on all SMs together: a warp or block per row leaves some SMs a row
+// more than others (GPT-2-XL's [4800, 1600] gave 150 blocks of 32 rows to 132 SMs, half the
+// kernel with 18 SMs busy). A row a warp covers whole is stored at once; a row two or more warps
+// share is summed in registers per warp, each warp writes its sum to the slot of its first tile
+// (zeros to its other tiles' slots) and counts its tiles on the row's counter; the warp that
+// completes the count adds the row's slots in tile order (deterministic: the cut depends only on
+// the grid), then bias and epilogue, and zeroes the counter. One token; more take the warp-per-row
+// path of the same entry (nnl_gemv_rows), as does a matrix the 16-byte path cannot read.
+template <typename T, int U>
+__device__ __forceinline__ void nnl_gemv_flat_impl(
+    const void* w_,          // [n_out, k]
+    const float* x,          // [n_tok, k]
+    const void* bias_,       // [n_out] or null
+    float* y,                // [n_tok, n_out]
+    float* partial,          // [n_out, tiles per row] workspace
+    nnl_u32* counters,       // [n_out], zero before the launch, zero after
+    int n_out, int k, int n_tok, int epilogue)
+{
+    typedef nnl_type<T> L;
+    typedef typename L::storage S;
+    const int W = nnl_vec<T>::width;
+    const S* w = (const S*)w_;
+    const S* bias = (const S*)bias_;
+    bool flat = n_tok == 1 && k >= W && k % W == 0 && nnl_aligned16(w) && nnl_aligned16(x);
+    int lane = threadIdx.x & 31;
+    long long warps = (long long)gridDim.x * (blockDim.x >> 5);
+    long long g = (long long)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
+    int vpr = k / W;                                         // vectors per row
+    int tiles = (vpr + 32 * U - 1) / (32 * U);               // tiles per row
+    int tile_len = (vpr + tiles - 1) / tiles;                // vectors per tile (the last may be shorter)
+    long long items = (long long)n_out * tiles;
+    long long begin = g * items / warps, end = (g + 1) * items / warps;
+#ifdef NNL_GRID_DEPENDENCY
+    // This warp's first loads, into L2 while the kernel before finishes (no kernel of a step writes
+    // weights; about 512 U bytes a warp, a few MB a launch: well inside L2).
+    if (flat && begin < end)
+    {
+        int row = (int)(begin / tiles), v0 = (int)(begin % tiles) * tile_len;
+        int v1 = min(vpr, v0 + 32 * U);
+        const char* p = (const char*)((const uint4*)(w + (size_t)row * k) + v0);
+        if (lane * 128 < (v1 - v0) * 16) nnl_prefetch_l2(p + lane * 128);
+    }
+#endif
+    nnl_grid_begin();
+    if (!flat)
+    {
+        nnl_gemv_tiled<T, 1, 4, false>(w_, x, bias_, y, n_out, k, n_tok, epilogue);
+        return;
+    }
+    for (long long item = begin; item < end;)
+    {
+        int row = (int)(item / tiles), t0 = (int)(item % tiles);
+        int t1 = (int)min((long long)tiles, t0 + (end - item));
+        int vs = t0 * tile_len, ve = min(vpr, t1 * tile_len);
+        const uint4* wr = (const uint4*)(w + (size_t)row * k);
+        float acc = 0.0f;
+        for (int v0 = vs; v0 < ve; v0 += 32 * U)
+        {
+            uint4 q[U];
+#pragma unroll
+            for (int u = 0; u < U; u++)
+            {
+                int v = v0 + lane + 32 * u;
+                if (v < ve) q[u] = nnl_load_stream(wr + v);
+            }
+#pragma unroll
+            for (int u = 0; u < U; u++)
+            {
+                int v = v0 + lane + 32 * u;
+                if (v < ve)
+                {
+                    float f[nnl_vec<T>::width];
+                    nnl_vec<T>::unpack(q[u], f);
+                    const float4* xv = (const float4*)(x + (size_t)v * W);
+#pragma unroll
+                    for (int e = 0; e < W / 4; e++)
+                    {
+                        float4 xx = __ldg(xv + e);
+                        acc += f[4 * e] * xx.x + f[4 * e + 1] * xx.y + f[4 * e + 2] * xx.z + f[4 * e + 3] * xx.w;
+                    }
+                }
+            }
+        }
+        float s = nnl_warp_sum(acc);
+        if (t0 == 0 && t1 == tiles)
+        {
+            if (lane == 0) nnl_store_epilogue(y + row, s + (bias ? L::load(bias, row) : 0.0f), epilogue);
+        }
+        else
+        {
+            float* slots = partial + (size_t)row * tiles;
+            for (int t = t0 + lane; t < t1; t += 32) slots[t] = t == t0 ? s : 0.0f;
+            __threadfence();
+            __syncwarp();
+            unsigned done = 0;
+            if (lane == 0) done = atomicAdd(counters + row, (nnl_u32)(t1 - t0)) + (nnl_u32)(t1 - t0);
+            done = __shfl_sync(0xffffffffu, done, 0);
+            if (done == (unsigned)tiles)
+            {
+                __threadfence();
+                if (lane == 0)
+                {
+                    const volatile float* vs_ = slots;   // written by other warps: read through L2
+                    float sum = 0.0f;
+                    for (int t = 0; t < tiles; t++) sum += vs_[t];
+                    nnl_store_epilogue(y + row, sum + (bias ? L::load(bias, row) : 0.0f), epilogue);
+                    counters[row] = 0;                   // ready for the next launch
+                }
+            }
+        }
+        item += t1 - t0;
+    }
+}
+
+// Block: 256 threads; grid: about two blocks per SM (every warp resident; the host: SMs * 2).
+#define NNL_GEMV_FLAT_VARIANT(name, U)                                                             \
+    extern "C" __global__ void __launch_bounds__(256, 2) name##_f16(const void* w, const float* x, const void* bias, float* y, float* partial, nnl_u32* counters, int n_out, int k, int n_tok, int epilogue) \
+    { nnl_gemv_flat_impl<nnl_f16_t, U>(w, x, bias, y, partial, counters, n_out, k, n_tok, epilogue); }  \
+    extern "C" __global__ void __launch_bounds__(256, 2) name##_bf16(const void* w, const float* x, const void* bias, float* y, float* partial, nnl_u32* counters, int n_out, int k, int n_tok, int epilogue) \
+    { nnl_gemv_flat_impl<nnl_bf16_t, U>(w, x, bias, y, partial, counters, n_out, k, n_tok, epilogue); } \
+    extern "C" __global__ void __launch_bounds__(256, 2) name##_f32(const void* w, const float* x, const void* bias, float* y, float* partial, nnl_u32* counters, int n_out, int k, int n_tok, int epilogue) \
+    { nnl_gemv_flat_impl<nnl_f32_t, U>(w, x, bias, y, partial, counters, n_out, k, n_tok, epilogue); }
+
 // The split-k entries are bounded to 64 registers (4 blocks of 256 threads per SM): one entry
 // holds the paths for 1 to 4 tokens and the compiler sizes it for the 4-token one, which left a
 // decode step's 1-token path at 2 blocks per SM (128 registers for four rows, two loads each) with
@@ -223,11 +339,11 @@ __device__ __forceinline__ void nnl_gemv_tiled(
                                                 float* y, int n_out, int k, int n_tok, int epilogue) \
     { nnl_gemv_tiled<T, R, U, true>(w, x, bias, y, n_out, k, n_tok, epilogue); }                \
     extern "C" __global__ void __launch_bounds__(256, 4) name##_f16(const void* w, const float* x, const void* bias, float* y, int n_out, int k, int n_tok, int epilogue) \
-    { name##_impl<nnl_f16_t>(w, x, bias, y, n_out, k, n_tok, epilogue); }                      \
+    { nnl_grid_begin(); name##_impl<nnl_f16_t>(w, x, bias, y, n_out, k, n_tok, epilogue); }                      \
     extern "C" __global__ void __launch_bounds__(256, 4) name##_bf16(const void* w, const float* x, const void* bias, float* y, int n_out, int k, int n_tok, int epilogue) \
-    { name##_impl<nnl_bf16_t>(w, x, bias, y, n_out, k, n_tok, epilogue); }                     \
+    { nnl_grid_begin(); name##_impl<nnl_bf16_t>(w, x, bias, y, n_out, k, n_tok, epilogue); }                     \
     extern "C" __global__ void __launch_bounds__(256, 4) name##_f32(const void* w, const float* x, const void* bias, float* y, int n_out, int k, int n_tok, int epilogue) \
-    { name##_impl<nnl_f32_t>(w, x, bias, y, n_out, k, n_tok, epilogue); }
+    { nnl_grid_begin(); name##_impl<nnl_f32_t>(w, x, bias, y, n_out, k, n_tok, epilogue); }
 
 // Entries by rows per warp and 16-byte loads in flight per row and lane (nnl_gemv_* = 1 row, 4 loads).
 #define NNL_GEMV_VARIANT(name, R, U, BLOCK)                                                       \
@@ -235,7 +351,7 @@ __device__ __forceinline__ void nnl_gemv_tiled(
     __device__ __forceinline__ void name##_impl(const void* w, const float* x, const void* bias,  \
                                                 float* y, int n_out, int k, int n_tok, int epilogue) \
     { nnl_gemv_tiled<T, R, U, BLOCK>(w, x, bias, y, n_out, k, n_tok, epilogue); }               \
-    NNL_WEIGHT_ENTRIES_SELF_BEGUN(name,                                                           \
+    NNL_WEIGHT_ENTRIES(name,                                                                      \
         (const void* w, const float* x, const void* bias, float* y, int n_out, int k, int n_tok, int epilogue), \
         (w, x, bias, y, n_out, k, n_tok, epilogue))
 
@@ -250,3 +366,6 @@ NNL_GEMV_VARIANT(nnl_gemv_r4u4, 4, 4, false)
 // bound and ran at half the bandwidth or less.)
 NNL_GEMV_BLOCK_VARIANT(nnl_gemv_b2, 2, 4)
 NNL_GEMV_BLOCK_VARIANT(nnl_gemv_b4, 4, 1)
+// Balanced one-token entries (nnl_gemv_flat_impl): 4 and 8 loads in flight per lane.
+NNL_GEMV_FLAT_VARIANT(nnl_gemv_flat, 4)
+NNL_GEMV_FLAT_VARIANT(nnl_gemv_flat_u8, 8)

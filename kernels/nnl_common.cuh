@@ -236,27 +236,19 @@ __device__ __forceinline__ void nnl_grid_begin()
     nnl_launch_dependents();
 }
 
-// Asks L2 for [p, p + bytes) ahead of use, one 128-byte line per thread and step: a hint that
-// holds no register and waits for nothing. A product issues it for its weights before
-// nnl_grid_wait(), so they stream in while the previous kernel finishes. L2 is where device
-// memory is coherent, so a prefetched line is never stale.
-__device__ __forceinline__ void nnl_prefetch_l2(const void* p, nnl_u64 bytes)
+// Asks L2 for the 128-byte line at p ahead of use: a hint that holds no register and waits for
+// nothing. A product issues it for its first weights before nnl_grid_wait(), so they stream in
+// while the previous kernel finishes. L2 is where device memory is coherent: never stale.
+__device__ __forceinline__ void nnl_prefetch_l2(const void* p)
 {
-    const char* c = (const char*)p;
-    for (nnl_u64 off = (nnl_u64)threadIdx.x * 128; off < bytes; off += (nnl_u64)blockDim.x * 128)
-        asm volatile("prefetch.global.L2 [%0];" ::"l"(c + off));
+    asm volatile("prefetch.global.L2 [%0];" ::"l"(p));
 }
 
 // Declares the three extern "C" entries of a weight-typed kernel template:
 // NNL_WEIGHT_ENTRIES(name, params, args) makes name_f16, name_bf16 and name_f32 that begin
 // (nnl_grid_begin) and call name_impl<type>(args). Weight pointers are `const void*` in params;
-// the template casts them to the storage type, so the host passes device pointers the same way for
-// every type. NNL_WEIGHT_ENTRIES_SELF_BEGUN is for an impl that calls nnl_grid_begin() itself
-// (after a weight prefetch).
-#define NNL_WEIGHT_ENTRIES_SELF_BEGUN(name, params, args)                                        \
-    extern "C" __global__ void name##_f16 params { name##_impl<nnl_f16_t> args; }                \
-    extern "C" __global__ void name##_bf16 params { name##_impl<nnl_bf16_t> args; }              \
-    extern "C" __global__ void name##_f32 params { name##_impl<nnl_f32_t> args; }
+// the template casts them to the storage type, so the host passes device pointers the same way
+// for every type.
 #define NNL_WEIGHT_ENTRIES(name, params, args)                                                   \
     extern "C" __global__ void name##_f16 params { nnl_grid_begin(); name##_impl<nnl_f16_t> args; }   \
     extern "C" __global__ void name##_bf16 params { nnl_grid_begin(); name##_impl<nnl_bf16_t> args; } \

@@ -69,6 +69,7 @@ public class CudaGraphDecodeTests : IDisposable
             // the attention launch changes, which a replay must pick up (asserted below).
             runner.Backend.ForcedSplitLength = 64;
             ((OffloadRunner)direct.Runner).Backend.ForcedSplitLength = 64;
+            runner.Backend.MinGraphSegmentLaunches = 1; // a segment per node, counted below
             var rng = new Random(model.GetHashCode());
             int vocab = cpu.Config.VocabSize;
             var prompt = Enumerable.Range(0, PromptLength).Select(_ => rng.Next(vocab)).ToArray();
