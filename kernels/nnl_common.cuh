@@ -213,13 +213,16 @@ __device__ __forceinline__ float nnl_block_max(float v, float* scratch)
 
 // Programmatic dependent launch (sm_90 and later). The host may launch a kernel with a
 // programmatic dependency on the kernel before it (CUDA graph edges of that type): its blocks then
-// start while the previous kernel still runs, so its launch and its first weight loads overlap the
-// previous kernel's tail instead of following it. Such a kernel must not touch memory that earlier
-// kernels write or read before nnl_grid_wait() returns (it returns once they have all completed and
-// their writes are visible); nnl_launch_dependents() lets the next kernel start launching. Every
-// entry begins with nnl_grid_begin() (both), after at most a prefetch of weights that no kernel
-// writes. The build compiles each file twice: compute_80 PTX, where these are empty, and an sm_90
-// set with NNL_GRID_DEPENDENCY defined (tools/Nnl.BuildTools/KernelCompiler.cs).
+// start while the previous kernel still runs, so its launch overlaps the previous kernel's tail
+// instead of following it. Such a kernel must not touch memory that earlier kernels write or read
+// before nnl_grid_wait() returns (it returns once they have all completed and their writes are
+// visible); nnl_launch_dependents() lets the next kernel start launching. Every entry begins with
+// nnl_grid_begin() (both). The build compiles each file twice: compute_80 PTX, where these are
+// empty, and an sm_90 set with NNL_GRID_DEPENDENCY defined (tools/Nnl.BuildTools/KernelCompiler.cs).
+// Tried and dropped (H200, 2026-11-21): prefetching a product's weights into L2 before the wait.
+// A block's whole share of the matrix made GPT-2-XL's decode step 15 % slower (the prefetched
+// lines evicted one another), and a flat split of the matrix over every warp, prefetching only its
+// first lines, was slower than the row variants.
 #ifdef NNL_GRID_DEPENDENCY
 __device__ __forceinline__ void nnl_grid_wait() { asm volatile("griddepcontrol.wait;" ::: "memory"); }
 __device__ __forceinline__ void nnl_launch_dependents() { asm volatile("griddepcontrol.launch_dependents;" ::: "memory"); }
@@ -234,14 +237,6 @@ __device__ __forceinline__ void nnl_grid_begin()
 {
     nnl_grid_wait();
     nnl_launch_dependents();
-}
-
-// Asks L2 for the 128-byte line at p ahead of use: a hint that holds no register and waits for
-// nothing. A product issues it for its first weights before nnl_grid_wait(), so they stream in
-// while the previous kernel finishes. L2 is where device memory is coherent: never stale.
-__device__ __forceinline__ void nnl_prefetch_l2(const void* p)
-{
-    asm volatile("prefetch.global.L2 [%0];" ::"l"(p));
 }
 
 // Declares the three extern "C" entries of a weight-typed kernel template:

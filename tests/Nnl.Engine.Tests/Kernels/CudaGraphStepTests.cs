@@ -228,6 +228,9 @@ public class CudaGraphStepTests
         var x0 = h.Activation("x0", xv, 1, n);
         var x1 = be.Allocate("x1", TensorDType.F32, 1, n);
 
+        // Once outside a step, so that anything a product allocates on first use (and zeroes on the
+        // stream, which a recording step would fall back for) exists before the step.
+        be.MatMul(x0, w, WeightLayout.Linear, null, x1);
         be.BeginGraphStep();
         for (int i = 0; i < links; i++)
         {

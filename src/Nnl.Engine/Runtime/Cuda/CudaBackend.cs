@@ -42,16 +42,6 @@ public enum CudaGemvVariant
 
     /// <summary>Split-k: a block per four rows, one load each per pass (nnl_gemv_b4_*); few long rows.</summary>
     BlockFourRows,
-
-    /// <summary>
-    /// One token: the matrix as one stream of 16-byte vectors split evenly over every warp of a
-    /// grid sized to the GPU, rows that warps share summed in tile order (nnl_gemv_flat_*, four
-    /// loads in flight per lane). More tokens take OneRow's path inside the same launch.
-    /// </summary>
-    Flat,
-
-    /// <summary>As <see cref="Flat"/> with eight loads in flight per lane (nnl_gemv_flat_u8_*).</summary>
-    FlatDeep,
 }
 
 /// <summary>Which attention kernel runs (chosen per call; tests force each).</summary>
@@ -115,7 +105,6 @@ public sealed class CudaBackend : IComputeBackend
             new(context, "gemv", "nnl_gemv"), new(context, "gemv", "nnl_gemv_u8"),
             new(context, "gemv", "nnl_gemv_r2"), new(context, "gemv", "nnl_gemv_r4"), new(context, "gemv", "nnl_gemv_r4u4"),
             new(context, "gemv", "nnl_gemv_b2"), new(context, "gemv", "nnl_gemv_b4"),
-            new(context, "gemv", "nnl_gemv_flat"), new(context, "gemv", "nnl_gemv_flat_u8"),
         };
         _gemvConv1D = new(context, "gemv_conv1d", "nnl_gemv_conv1d");
         _gemm = new(context, "gemm", "nnl_gemm");
@@ -370,15 +359,7 @@ public sealed class CudaBackend : IComputeBackend
         {
             case CudaMatMulPath.Gemv when layout == WeightLayout.Linear:
             {
-                var variant = ForcedGemvVariant ?? ChooseGemv(n, k, rows);
-                if (variant is CudaGemvVariant.Flat or CudaGemvVariant.FlatDeep)
-                {
-                    int tiles = GemvFlatTilesPerRow(variant, k, w.DType);
-                    ulong partial = Scratch((long)n * tiles * sizeof(float));
-                    Launch(_gemv[(int)variant].For(w.DType), (uint)(GemvFlatBlocksPerSm * _sms), Threads,
-                        w.Pointer, xt.Pointer, biasPointer, y.Pointer, partial, SplitCounters(n), n, k, rows, kernelEpilogue);
-                    break;
-                }
+                var variant = ForcedGemvVariant ?? ChooseGemv(n, k);
                 int rowsPerBlock = GemvRowsPerBlock(variant);
                 Launch(_gemv[(int)variant].For(w.DType), (uint)Math.Min((n + rowsPerBlock - 1) / rowsPerBlock, 1 << 20), GemvThreads(variant, k, w.DType),
                     w.Pointer, xt.Pointer, biasPointer, y.Pointer, n, k, rows, kernelEpilogue);
@@ -727,18 +708,6 @@ public sealed class CudaBackend : IComputeBackend
         else kernel.Launch(_stream, grid, block, 0, args);
     }
 
-    /// <summary>Blocks per SM of the flat GEMV (kernels/gemv.cu: __launch_bounds__(256, 2)).</summary>
-    private const int GemvFlatBlocksPerSm = 2;
-
-    /// <summary>Tiles a row of k weights makes for the flat GEMV: 32 lanes times its loads in flight, 16 bytes each.</summary>
-    private static int GemvFlatTilesPerRow(CudaGemvVariant variant, int k, TensorDType type)
-    {
-        int perVector = type == TensorDType.F32 ? 4 : 8;
-        int vectors = Math.Max(1, k / perVector);
-        int perTile = 32 * (variant == CudaGemvVariant.FlatDeep ? 8 : 4);
-        return (vectors + perTile - 1) / perTile;
-    }
-
     /// <summary>Output rows each block of a GEMV variant owns (warp variants: 8 warps of 256 threads).</summary>
     public static int GemvRowsPerBlock(CudaGemvVariant variant) => variant switch
     {
@@ -747,7 +716,6 @@ public sealed class CudaBackend : IComputeBackend
         CudaGemvVariant.FourRows or CudaGemvVariant.FourRowsDeep => 32,
         CudaGemvVariant.BlockTwoRows => 2,
         CudaGemvVariant.BlockFourRows => 4,
-        CudaGemvVariant.Flat or CudaGemvVariant.FlatDeep => 8, // for more than one token (OneRow's path)
         _ => throw new ArgumentOutOfRangeException(nameof(variant)),
     };
 
@@ -764,16 +732,6 @@ public sealed class CudaBackend : IComputeBackend
     }
 
     /// <summary>
-    /// The variant for one token (decode at batch size 1), whatever the shape: <see cref="CudaGemvVariant.Flat"/>
-    /// ends a matrix on every SM together. NNL_GEMV_ONE_TOKEN (a variant name, or "shape" for the
-    /// choice by shape below) overrides it, to compare in one run.
-    /// </summary>
-    private static readonly CudaGemvVariant? DefaultOneTokenGemv =
-        Environment.GetEnvironmentVariable("NNL_GEMV_ONE_TOKEN") is { } v
-            ? (Enum.TryParse<CudaGemvVariant>(v, ignoreCase: true, out var forced) ? forced : null)
-            : CudaGemvVariant.Flat;
-
-    /// <summary>
     /// The GEMV variant for an [n, k] nn.Linear weight, by the H200 measurements of 2026-11-21
     /// (CudaGemvBandwidthTests; docs/performance.md):
     /// - few rows (n ≤ 2048, GPT-2-XL's c_proj [1600, 6400] and [1600, 1600]): a warp per row
@@ -784,9 +742,8 @@ public sealed class CudaBackend : IComputeBackend
     /// - GPT-2-XL's c_attn and c_fc [4800 or 6400, 1600]: four rows per warp, 5-8 % faster;
     /// - otherwise (lm_head [50257, 1600], Llama-2-7B's k = 4096) one row per warp.
     /// </summary>
-    private static CudaGemvVariant ChooseGemv(int n, int k, int rows) =>
-        rows == 1 && DefaultOneTokenGemv is { } oneToken ? oneToken
-        : n <= 2048 ? CudaGemvVariant.BlockFourRows
+    private static CudaGemvVariant ChooseGemv(int n, int k) =>
+        n <= 2048 ? CudaGemvVariant.BlockFourRows
         : k >= 5120 ? CudaGemvVariant.FourRows
         : n is >= 4096 and <= 8192 && k <= 2048 ? CudaGemvVariant.FourRows
         : CudaGemvVariant.OneRow;
