@@ -5,6 +5,7 @@
 // One block per row (grid-stride over rows), blockDim a multiple of 32, at most 1024. NaN is ignored.
 extern "C" __global__ void nnl_argmax(const float* x /* [rows, cols] */, int* out /* [rows] */, int rows, int cols)
 {
+    nnl_grid_begin();
     __shared__ float best_v[32];
     __shared__ int best_i[32];
     for (int r = blockIdx.x; r < rows; r += gridDim.x)

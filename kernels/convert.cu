@@ -4,21 +4,25 @@
 
 extern "C" __global__ void nnl_convert_f16_f32(const nnl_half* __restrict__ src /* [n] */, float* __restrict__ dst /* [n] */, nnl_u64 n)
 {
+    nnl_grid_begin();
     for (size_t i = nnl_global_thread(); i < n; i += nnl_grid_threads()) dst[i] = nnl_half_to_float(src[i]);
 }
 
 extern "C" __global__ void nnl_convert_bf16_f32(const nnl_bf16* __restrict__ src /* [n] */, float* __restrict__ dst /* [n] */, nnl_u64 n)
 {
+    nnl_grid_begin();
     for (size_t i = nnl_global_thread(); i < n; i += nnl_grid_threads()) dst[i] = nnl_bf16_to_float(src[i]);
 }
 
 extern "C" __global__ void nnl_convert_f32_f16(const float* __restrict__ src /* [n] */, nnl_half* __restrict__ dst /* [n] */, nnl_u64 n)
 {
+    nnl_grid_begin();
     for (size_t i = nnl_global_thread(); i < n; i += nnl_grid_threads()) dst[i] = nnl_float_to_half(src[i]);
 }
 
 extern "C" __global__ void nnl_convert_f32_bf16(const float* __restrict__ src /* [n] */, nnl_bf16* __restrict__ dst /* [n] */, nnl_u64 n)
 {
+    nnl_grid_begin();
     for (size_t i = nnl_global_thread(); i < n; i += nnl_grid_threads()) dst[i] = nnl_float_to_bf16(src[i]);
 }
 
@@ -27,6 +31,7 @@ extern "C" __global__ void nnl_convert_f32_bf16(const float* __restrict__ src /*
 // 16-bit mantissa (bf16: 16 bits instead of 8), so cuBLAS products stay close to fp32 ones.
 extern "C" __global__ void nnl_split_f32_f16(const float* __restrict__ src /* [n] */, nnl_half* __restrict__ hi /* [n] */, nnl_half* __restrict__ lo /* [n] */, nnl_u64 n)
 {
+    nnl_grid_begin();
     for (size_t i = nnl_global_thread(); i < n; i += nnl_grid_threads())
     {
         float x = src[i];
@@ -38,6 +43,7 @@ extern "C" __global__ void nnl_split_f32_f16(const float* __restrict__ src /* [n
 
 extern "C" __global__ void nnl_split_f32_bf16(const float* __restrict__ src /* [n] */, nnl_bf16* __restrict__ hi /* [n] */, nnl_bf16* __restrict__ lo /* [n] */, nnl_u64 n)
 {
+    nnl_grid_begin();
     for (size_t i = nnl_global_thread(); i < n; i += nnl_grid_threads())
     {
         float x = src[i];

@@ -8,6 +8,7 @@ extern "C" __global__ void nnl_gather_rows(
     float* __restrict__ dst,         // [n, cols]
     int n, int cols)
 {
+    nnl_grid_begin();
     size_t total = (size_t)n * cols;
     for (size_t i = nnl_global_thread(); i < total; i += nnl_grid_threads())
     {

@@ -5,5 +5,6 @@
 // Any grid (grid-stride); y may alias x.
 extern "C" __global__ void nnl_gelu_new(const float* x /* [n] */, float* y /* [n] */, nnl_u64 n)
 {
+    nnl_grid_begin();
     for (size_t i = nnl_global_thread(); i < n; i += nnl_grid_threads()) y[i] = nnl_gelu_new_f(x[i]);
 }

@@ -25,7 +25,7 @@
     __device__ __forceinline__ void name##_impl(const void* w, const float* x, const void* bias,  \
                                                 float* y, int n_out, int k, int n_tok, int epilogue) \
     { nnl_gemv_tiled<T, R, U, BLOCK>(w, x, bias, y, n_out, k, n_tok, epilogue); }               \
-    NNL_WEIGHT_ENTRIES(name,                                                                      \
+    NNL_WEIGHT_ENTRIES_SELF_BEGUN(name,                                                           \
         (const void* w, const float* x, const void* bias, float* y, int n_out, int k, int n_tok, int epilogue), \
         (w, x, bias, y, n_out, k, n_tok, epilogue))
 

@@ -2,8 +2,8 @@
 // Norm LayerNorm (GPT-2's ln_1 before c_attn, ln_2 before c_fc) or RMSNorm, W nn.Linear's [out, in].
 // Each block first normalises the n_tok rows of x into shared memory (its own copy: blocks never
 // wait for each other), then runs nnl_gemv.cuh's GEMV reading x from there: one launch where
-// LayerNorm then GEMV took two. Before it normalises, the block asks L2 for the heads of its
-// weight rows, so the weight stream is under way while the block reduces. The norm's numbers are
+// LayerNorm then GEMV took two. Before it normalises (before nnl_grid_begin, even), the block asks
+// L2 for its weight rows, so the weight stream is under way while the block reduces. The norm's numbers are
 // layernorm.cu's and rmsnorm.cu's: fp32, LayerNorm in two passes (mean, then the variance of
 // x - mean), rstd = rsqrtf(mean square / k + eps), (x - mean) * rstd * weight (+ bias); the block
 // size (and so the order of the sums) is the GEMV's, so results agree with the two launches
@@ -13,29 +13,7 @@
 #define NNL_NORM_LAYER 0
 #define NNL_NORM_RMS 1
 
-// Bytes of each weight row a block prefetches before its norm: GPT-2-XL's 3200-byte rows whole
-// (the block's whole share: c_fc's 20 MB fits the 50 MB L2), longer rows only their heads, so a
-// large matrix does not push its own first lines out of L2 before they are read.
-#define NNL_NORM_GEMV_PREFETCH_ROW_BYTES 4096
-
 extern __shared__ float4 nnl_norm_gemv_rows[];   // [n_tok, k] normalised rows (dynamic: n_tok * k floats)
-
-// Asks L2 for the first bytes of rows first .. first + count - 1 of w [n_out, k], 128-byte lines
-// spread over the block's threads.
-template <typename S>
-__device__ __forceinline__ void nnl_prefetch_rows_l2(const S* w, int first, int count, int k)
-{
-    size_t row_bytes = (size_t)k * sizeof(S);
-    size_t head = row_bytes < NNL_NORM_GEMV_PREFETCH_ROW_BYTES ? row_bytes : NNL_NORM_GEMV_PREFETCH_ROW_BYTES;
-    int lines = (int)((head + 127) / 128);
-    const char* base = (const char*)(w + (size_t)first * k);
-    for (int i = threadIdx.x; i < count * lines; i += blockDim.x)
-    {
-        int r = i / lines, line = i - r * lines;
-        size_t offset = (size_t)line * 128;
-        asm volatile("{ prefetch.global.L2 [%0]; }" :: "l"(base + (size_t)r * row_bytes + offset));
-    }
-}
 
 // Sum across the block of four values at once (up to four rows share one pair of barriers); every
 // thread gets the sums. `scratch` holds 4 * 32 floats of shared memory.
@@ -164,13 +142,13 @@ __device__ __forceinline__ void nnl_norm_gemv_tiled(
     int n_out, int k, int n_tok, int norm, float eps, int epilogue)
 {
     typedef typename nnl_type<T>::storage S;
-    const S* w = (const S*)w_;
-    int rows_per_block = BLOCK ? R : (int)(blockDim.x >> 5) * R;
-    int first = blockIdx.x * rows_per_block;
-    if (first < n_out) nnl_prefetch_rows_l2(w, first, min(rows_per_block, n_out - first), k);
+    // The weights stream into L2 while this block normalises (and, with programmatic dependent
+    // launch, while the kernel before still runs): always, not only in the sm90 set as nnl_gemv_tiled.
+    nnl_gemv_prefetch_rows<T, R, BLOCK>(w_, n_out, k);
+    nnl_grid_begin();
     float* xs = (float*)nnl_norm_gemv_rows;
     nnl_norm_rows_to_shared<T>(x, (const S*)norm_weight_, (const S*)norm_bias_, xs, n_tok, k, norm, eps);
-    nnl_gemv_tiled<T, R, U, BLOCK, true>(w_, xs, bias, y, n_out, k, n_tok, epilogue);
+    nnl_gemv_begun<T, R, U, BLOCK, true>(w_, xs, bias, y, n_out, k, n_tok, epilogue);
 }
 
 #define NNL_NORM_GEMV_PARAMS                                                                      \
@@ -184,7 +162,7 @@ __device__ __forceinline__ void nnl_norm_gemv_tiled(
     template <typename T>                                                                         \
     __device__ __forceinline__ void name##_impl NNL_NORM_GEMV_PARAMS                              \
     { nnl_norm_gemv_tiled<T, R, U, false> NNL_NORM_GEMV_ARGS; }                                   \
-    NNL_WEIGHT_ENTRIES(name, NNL_NORM_GEMV_PARAMS, NNL_NORM_GEMV_ARGS)
+    NNL_WEIGHT_ENTRIES_SELF_BEGUN(name, NNL_NORM_GEMV_PARAMS, NNL_NORM_GEMV_ARGS)
 
 // Split-k, bounded to 64 registers as gemv.cu's nnl_gemv_b* (the norm runs before the GEMV's
 // registers are live).

@@ -211,11 +211,53 @@ __device__ __forceinline__ float nnl_block_max(float v, float* scratch)
     return nnl_warp_max(v);
 }
 
+// Programmatic dependent launch (sm_90 and later). The host may launch a kernel with a
+// programmatic dependency on the kernel before it (CUDA graph edges of that type): its blocks then
+// start while the previous kernel still runs, so its launch and its first weight loads overlap the
+// previous kernel's tail instead of following it. Such a kernel must not touch memory that earlier
+// kernels write or read before nnl_grid_wait() returns (it returns once they have all completed and
+// their writes are visible); nnl_launch_dependents() lets the next kernel start launching. Every
+// entry begins with nnl_grid_begin() (both), after at most a prefetch of weights that no kernel
+// writes. The build compiles each file twice: compute_80 PTX, where these are empty, and an sm_90
+// set with NNL_GRID_DEPENDENCY defined (tools/Nnl.BuildTools/KernelCompiler.cs).
+#ifdef NNL_GRID_DEPENDENCY
+__device__ __forceinline__ void nnl_grid_wait() { asm volatile("griddepcontrol.wait;" ::: "memory"); }
+__device__ __forceinline__ void nnl_launch_dependents() { asm volatile("griddepcontrol.launch_dependents;" ::: "memory"); }
+#else
+__device__ __forceinline__ void nnl_grid_wait() {}
+__device__ __forceinline__ void nnl_launch_dependents() {}
+#endif
+
+// Waits for the kernels this one depends on, then lets the next one launch: a chain of kernels
+// runs at most one ahead, so waiting blocks never crowd out the running kernel's.
+__device__ __forceinline__ void nnl_grid_begin()
+{
+    nnl_grid_wait();
+    nnl_launch_dependents();
+}
+
+// Asks L2 for [p, p + bytes) ahead of use, one 128-byte line per thread and step: a hint that
+// holds no register and waits for nothing. A product issues it for its weights before
+// nnl_grid_wait(), so they stream in while the previous kernel finishes. L2 is where device
+// memory is coherent, so a prefetched line is never stale.
+__device__ __forceinline__ void nnl_prefetch_l2(const void* p, nnl_u64 bytes)
+{
+    const char* c = (const char*)p;
+    for (nnl_u64 off = (nnl_u64)threadIdx.x * 128; off < bytes; off += (nnl_u64)blockDim.x * 128)
+        asm volatile("prefetch.global.L2 [%0];" ::"l"(c + off));
+}
+
 // Declares the three extern "C" entries of a weight-typed kernel template:
-// NNL_WEIGHT_ENTRIES(name, params, args) makes name_f16, name_bf16 and name_f32 that call
-// name_impl<type>(args). Weight pointers are `const void*` in params; the template casts them to
-// the storage type, so the host passes device pointers the same way for every type.
-#define NNL_WEIGHT_ENTRIES(name, params, args)                                                   \
+// NNL_WEIGHT_ENTRIES(name, params, args) makes name_f16, name_bf16 and name_f32 that begin
+// (nnl_grid_begin) and call name_impl<type>(args). Weight pointers are `const void*` in params;
+// the template casts them to the storage type, so the host passes device pointers the same way for
+// every type. NNL_WEIGHT_ENTRIES_SELF_BEGUN is for an impl that calls nnl_grid_begin() itself
+// (after a weight prefetch).
+#define NNL_WEIGHT_ENTRIES_SELF_BEGUN(name, params, args)                                        \
     extern "C" __global__ void name##_f16 params { name##_impl<nnl_f16_t> args; }                \
     extern "C" __global__ void name##_bf16 params { name##_impl<nnl_bf16_t> args; }              \
     extern "C" __global__ void name##_f32 params { name##_impl<nnl_f32_t> args; }
+#define NNL_WEIGHT_ENTRIES(name, params, args)                                                   \
+    extern "C" __global__ void name##_f16 params { nnl_grid_begin(); name##_impl<nnl_f16_t> args; }   \
+    extern "C" __global__ void name##_bf16 params { nnl_grid_begin(); name##_impl<nnl_bf16_t> args; } \
+    extern "C" __global__ void name##_f32 params { nnl_grid_begin(); name##_impl<nnl_f32_t> args; }

@@ -177,13 +177,27 @@ __device__ __forceinline__ void nnl_gemv_block_rows(
     }
 }
 
+// Asks L2 for the weight rows of this block's first pass (weights no kernel of a step writes, so
+// this may run before nnl_grid_begin()).
+template <typename T, int R, bool BLOCK>
+__device__ __forceinline__ void nnl_gemv_prefetch_rows(const void* w_, int n_out, int k)
+{
+    typedef typename nnl_type<T>::storage S;
+    int rows = BLOCK ? R : (int)(blockDim.x >> 5) * R;
+    int row0 = blockIdx.x * rows;
+    if (row0 < n_out)
+        nnl_prefetch_l2((const S*)w_ + (size_t)row0 * k, (nnl_u64)min(rows, n_out - row0) * k * sizeof(S));
+}
+
+// The product, once the kernel has begun (nnl_grid_begin: x and y may be read and written).
 // Block: a multiple of 32 threads (256 suggested: 8 warps, 8 R rows at a time per block); grid:
 // enough blocks to cover n_out rows once (ceil(n_out / (8 R)) for 256 threads), fewer is fine
 // (grid-stride).
 // epilogue: 0 stores, 1 adds into y (fused residual), 2 stores gelu_new (NNL_EPILOGUE_*). The 16-byte path needs k a multiple of 8 (4 for
 // fp32) and 16-byte aligned w and x; otherwise a scalar path gives the same result, slower.
-template <typename T, int R, int U, bool BLOCK, bool XS = false>
-__device__ __forceinline__ void nnl_gemv_tiled(
+// XS: x is in shared memory (gemv_norm.cu).
+template <typename T, int R, int U, bool BLOCK, bool XS>
+__device__ __forceinline__ void nnl_gemv_begun(
     const void* w_,          // [n_out, k]
     const float* x,          // [n_tok, k]
     const void* bias_,       // [n_out] or null
@@ -218,4 +232,18 @@ __device__ __forceinline__ void nnl_gemv_tiled(
                 default: nnl_gemv_rows<T, 4, R, U, XS>(w, xt, bias, yt, n_out, k, epilogue, vector_path); break;
             }
     }
+}
+
+// A whole GEMV entry: with programmatic dependent launch (NNL_GRID_DEPENDENCY), the rows of this
+// block's first pass stream into L2 while the kernel before still runs; the loads after the wait
+// then hit L2.
+template <typename T, int R, int U, bool BLOCK>
+__device__ __forceinline__ void nnl_gemv_tiled(
+    const void* w, const float* x, const void* bias, float* y, int n_out, int k, int n_tok, int epilogue)
+{
+#ifdef NNL_GRID_DEPENDENCY
+    nnl_gemv_prefetch_rows<T, R, BLOCK>(w, n_out, k);
+#endif
+    nnl_grid_begin();
+    nnl_gemv_begun<T, R, U, BLOCK, false>(w, x, bias, y, n_out, k, n_tok, epilogue);
 }

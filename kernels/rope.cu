@@ -13,6 +13,7 @@ extern "C" __global__ void nnl_rope(
     int n_tokens, int n_heads, int head_dim, int rot_dim, int row_stride,
     float attention_factor)             // scales cos and sin (YaRN-style scaling; 1 otherwise)
 {
+    nnl_grid_begin();
     int half = rot_dim / 2;
     size_t total = (size_t)n_tokens * n_heads * half;
     for (size_t idx = nnl_global_thread(); idx < total; idx += nnl_grid_threads())

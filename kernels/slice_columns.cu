@@ -7,6 +7,7 @@ extern "C" __global__ void nnl_slice_columns(
     float* __restrict__ dst,         // [rows, dst_cols]
     int rows, int src_cols, int dst_cols, int offset)
 {
+    nnl_grid_begin();
     size_t total = (size_t)rows * dst_cols;
     for (size_t i = nnl_global_thread(); i < total; i += nnl_grid_threads())
     {

@@ -4,6 +4,7 @@
 // One block per row (grid-stride over rows), blockDim a multiple of 32 (256 suggested).
 extern "C" __global__ void nnl_softmax(float* x /* [rows, cols] */, int rows, int cols)
 {
+    nnl_grid_begin();
     __shared__ float scratch[32];
     for (int r = blockIdx.x; r < rows; r += gridDim.x)
     {

@@ -9,6 +9,7 @@ extern "C" __global__ void nnl_swiglu(
     float* y,            // [rows, y_stride]
     int rows, int cols, int gate_stride, int up_stride, int y_stride)
 {
+    nnl_grid_begin();
     size_t total = (size_t)rows * cols;
     for (size_t i = nnl_global_thread(); i < total; i += nnl_grid_threads())
     {

@@ -8,6 +8,7 @@
 // cover PCIe latency when the source is host memory. Both pointers must be 16-byte aligned.
 extern "C" __global__ void nnl_sm_copy(const unsigned char* __restrict__ src, unsigned char* __restrict__ dst, nnl_u64 bytes)
 {
+    nnl_grid_begin();
     const nnl_u64 vectors = bytes / 16;
     const uint4* s = (const uint4*)src;
     uint4* d = (uint4*)dst;
@@ -34,6 +35,7 @@ __device__ __forceinline__ unsigned char nnl_pattern_byte(nnl_u64 i, nnl_u32 see
 
 extern "C" __global__ void nnl_fill_pattern_bytes(unsigned char* data, nnl_u64 bytes, nnl_u32 seed)
 {
+    nnl_grid_begin();
     const nnl_u64 words = bytes / 4;
     nnl_u32* w = (nnl_u32*)data;
     for (size_t i = nnl_global_thread(); i < words; i += nnl_grid_threads())
@@ -46,6 +48,7 @@ extern "C" __global__ void nnl_fill_pattern_bytes(unsigned char* data, nnl_u64 b
 // A differing word counts as 4; the caller only needs zero versus not zero, and a count to report.
 extern "C" __global__ void nnl_verify_pattern_bytes(const unsigned char* data, nnl_u64 bytes, nnl_u32 seed, nnl_u64* mismatches)
 {
+    nnl_grid_begin();
     const nnl_u64 words = bytes / 4;
     const nnl_u32* w = (const nnl_u32*)data;
     nnl_u64 bad = 0;
@@ -61,6 +64,7 @@ extern "C" __global__ void nnl_verify_pattern_bytes(const unsigned char* data, n
 // It is timed, never waiting on a host flag, so a copy that blocks the host cannot deadlock it.
 extern "C" __global__ void nnl_spin_ns(nnl_u64 ns)
 {
+    nnl_grid_begin();
     nnl_u64 start, now;
     asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(start));
     do

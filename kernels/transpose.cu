@@ -32,10 +32,12 @@ __device__ __forceinline__ void nnl_transpose_impl(const S* __restrict__ src /* 
 
 extern "C" __global__ void nnl_transpose_u16(const unsigned short* src /* [rows, cols] */, unsigned short* dst /* [cols, rows] */, int rows, int cols)
 {
+    nnl_grid_begin();
     nnl_transpose_impl<unsigned short>(src, dst, rows, cols);
 }
 
 extern "C" __global__ void nnl_transpose_f32(const float* src /* [rows, cols] */, float* dst /* [cols, rows] */, int rows, int cols)
 {
+    nnl_grid_begin();
     nnl_transpose_impl<float>(src, dst, rows, cols);
 }

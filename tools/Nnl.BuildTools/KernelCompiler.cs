@@ -1,3 +1,4 @@
+using System.Text.RegularExpressions;
 using Nnl.Engine;
 using Nnl.Engine.Cuda;
 
@@ -15,6 +16,21 @@ public static class KernelCompiler
     /// </summary>
     public static readonly IReadOnlyList<string> Options =
         ["--gpu-architecture=compute_80", "--std=c++17", "-default-device", "--fmad=true", "-lineinfo"];
+
+    /// <summary>
+    /// The second set, for sm_90 and later: the same sources with NNL_GRID_DEPENDENCY defined, so
+    /// every entry waits for the kernels before it with <c>griddepcontrol</c> (programmatic dependent
+    /// launch, kernels/nnl_common.cuh). NVRTC 11.2 cannot target compute_90, but it passes inline PTX
+    /// through unchecked: the set is compiled for compute_80 and its header raised to what
+    /// griddepcontrol needs (<see cref="RaiseTarget"/>); the driver's JIT checks it on the GPU.
+    /// </summary>
+    public static readonly IReadOnlyList<string> GridDependencyOptions = [.. Options, "-DNNL_GRID_DEPENDENCY=1"];
+
+    /// <summary>File name suffix of the sm_90 set (file.sm90.ptx).</summary>
+    public const string GridDependencySuffix = ".sm90";
+
+    /// <summary>PTX ISA 7.8 is the first with griddepcontrol, sm_90 the first target that has it.</summary>
+    private static readonly Version GridDependencyIsa = new(7, 8);
 
     public static int Run(string[] args)
     {
@@ -47,11 +63,33 @@ public static class KernelCompiler
         var written = new List<string>();
         foreach (var cu in Directory.GetFiles(kernelsDir, "*.cu").OrderBy(f => f, StringComparer.Ordinal))
         {
-            string ptx = Nvrtc.CompileToPtx(File.ReadAllText(cu), Path.GetFileName(cu), headers, Options);
+            string source = File.ReadAllText(cu);
+            string ptx = Nvrtc.CompileToPtx(source, Path.GetFileName(cu), headers, Options);
             string target = Path.Combine(outDir, Path.GetFileNameWithoutExtension(cu) + ".ptx");
             File.WriteAllText(target, ptx);
             written.Add(target);
+
+            string sm90 = RaiseTarget(Nvrtc.CompileToPtx(source, Path.GetFileName(cu), headers, GridDependencyOptions), cu);
+            string sm90Target = Path.Combine(outDir, Path.GetFileNameWithoutExtension(cu) + GridDependencySuffix + ".ptx");
+            File.WriteAllText(sm90Target, sm90);
+            written.Add(sm90Target);
         }
         return written;
+    }
+
+    /// <summary>
+    /// Rewrites a compute_80 PTX header to <c>.version</c> ≥ 7.8 and <c>.target sm_90</c>. PTX is
+    /// forward compatible, so the body means the same under the newer ISA.
+    /// </summary>
+    public static string RaiseTarget(string ptx, string name)
+    {
+        var version = Regex.Match(ptx, @"^\.version (\d+)\.(\d+)\s*$", RegexOptions.Multiline);
+        var target = Regex.Match(ptx, @"^\.target sm_80\s*$", RegexOptions.Multiline);
+        if (!version.Success || !target.Success)
+            throw new NnlArgumentException("ptx", $"{name}: the PTX header has no '.version' or no '.target sm_80' line to raise for sm_90");
+        var found = new Version(int.Parse(version.Groups[1].Value), int.Parse(version.Groups[2].Value));
+        string raised = found >= GridDependencyIsa ? version.Value.TrimEnd() : $".version {GridDependencyIsa.Major}.{GridDependencyIsa.Minor}";
+        return ptx[..version.Index] + raised + ptx[(version.Index + version.Value.TrimEnd().Length)..target.Index]
+            + ".target sm_90" + ptx[(target.Index + target.Value.TrimEnd().Length)..];
     }
 }

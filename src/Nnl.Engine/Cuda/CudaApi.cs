@@ -102,6 +102,28 @@ internal static unsafe partial class CudaApi
     [LibraryImport(Lib)] public static partial int cuGraphExecKernelNodeSetParams(IntPtr graphExec, IntPtr node, CudaKernelNodeParams* parameters);
     [LibraryImport(Lib)] public static partial int cuGraphLaunch(IntPtr graphExec, IntPtr stream);
     [LibraryImport(Lib)] public static partial int cuGraphExecDestroy(IntPtr graphExec);
+    // CUDA 12.3+: edges with data (a programmatic dependency between two kernel nodes).
+    [LibraryImport(Lib)] public static partial int cuGraphAddDependencies_v2(IntPtr graph, IntPtr* from, IntPtr* to, CudaGraphEdgeData* edgeData, nuint count);
+}
+
+/// <summary>
+/// CUgraphEdgeData (cuda.h, 8 bytes). A zeroed edge is full serialization; Nnl uses one kind of
+/// other edge: from the upstream kernel's programmatic port (it fires once every block of that
+/// kernel has called griddepcontrol.launch_dependents or exited) with the programmatic type (the
+/// downstream kernel may start and must griddepcontrol.wait before touching upstream memory).
+/// </summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct CudaGraphEdgeData
+{
+    public const byte KernelNodePortProgrammatic = 1;     // CU_GRAPH_KERNEL_NODE_PORT_PROGRAMMATIC
+    public const byte DependencyTypeProgrammatic = 1;     // CU_GRAPH_DEPENDENCY_TYPE_PROGRAMMATIC
+
+    public byte FromPort;
+    public byte ToPort;
+    public byte Type;
+    public fixed byte Reserved[5];
+
+    public static CudaGraphEdgeData Programmatic => new() { FromPort = KernelNodePortProgrammatic, Type = DependencyTypeProgrammatic };
 }
 
 /// <summary>CUDA_KERNEL_NODE_PARAMS v1 (cuda.h), 56 bytes: what the unversioned graph entry points take.</summary>

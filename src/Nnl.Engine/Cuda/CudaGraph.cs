@@ -33,9 +33,31 @@ public sealed unsafe class CudaGraph : IDisposable
     /// <summary>Adds a kernel node that runs after <paramref name="after"/> (or first when null).</summary>
     public CudaGraphNode AddKernelNode(CudaKernel kernel, (uint X, uint Y, uint Z) grid, (uint X, uint Y, uint Z) block, uint sharedBytes,
         CudaGraphNode? after, params ReadOnlySpan<KernelArg> args) =>
-        AddKernelNode(kernel, grid, block, sharedBytes, MemoryMarshal.Cast<KernelArg, ulong>(args), after);
+        AddKernelNode(kernel, grid, block, sharedBytes, MemoryMarshal.Cast<KernelArg, ulong>(args), after, programmatic: false);
 
+    /// <summary>
+    /// Adds a kernel node after <paramref name="after"/>; with <paramref name="programmatic"/> the
+    /// edge is a programmatic dependency: the node may start once every block of
+    /// <paramref name="after"/> has called griddepcontrol.launch_dependents, and waits inside
+    /// (griddepcontrol.wait) for the rest. Only for kernels that wait before touching memory — every
+    /// kernel of the sm90 set does (<see cref="KernelLibrary.UsesGridDependency"/>).
+    /// </summary>
     internal CudaGraphNode AddKernelNode(CudaKernel kernel, (uint X, uint Y, uint Z) grid, (uint X, uint Y, uint Z) block, uint sharedBytes,
+        ReadOnlySpan<ulong> slots, CudaGraphNode? after, bool programmatic)
+    {
+        var node = AddKernelNode(kernel, grid, block, sharedBytes, slots, programmatic ? null : after);
+        if (programmatic && after is { } upstream)
+        {
+            IntPtr from = upstream.Handle, to = node.Handle;
+            var edge = CudaGraphEdgeData.Programmatic;
+            Context.MakeCurrent();
+            int rc = CudaApi.cuGraphAddDependencies_v2(Handle, &from, &to, &edge, 1);
+            if (rc != 0) throw CudaCheck.Exception(rc, "cuGraphAddDependencies_v2", $"programmatic edge into {KernelNodeParameters.Describe(kernel, grid, block, sharedBytes)}");
+        }
+        return node;
+    }
+
+    private CudaGraphNode AddKernelNode(CudaKernel kernel, (uint X, uint Y, uint Z) grid, (uint X, uint Y, uint Z) block, uint sharedBytes,
         ReadOnlySpan<ulong> slots, CudaGraphNode? after)
     {
         ObjectDisposedException.ThrowIf(Handle == IntPtr.Zero, this);

@@ -1,3 +1,4 @@
+using Nnl.Engine.Cuda;
 using Nnl.Engine.Models;
 using Nnl.Engine.Runtime;
 using Nnl.Engine.Runtime.Cuda;
@@ -137,6 +138,7 @@ public class CudaGraphStepTests
     {
         using var h = new GpuHarness();
         var be = h.Backend;
+        be.MinGraphSegmentLaunches = 1; // every cut takes effect
         var rng = new Random(72);
         var (a, b, c, d, y, z, av, bv, cv, dv) = Operands(be, rng);
 
@@ -176,6 +178,87 @@ public class CudaGraphStepTests
         Assert.Equal(Sum(av, bv, dv, newD), h.Download(y));
         s = be.GraphStatistics;
         Assert.Equal((2L, 1L), (s.Replays, s.Fallbacks));
+    }
+
+    [GpuFact]
+    public void CutsBeforeASegmentHoldsTheMinimumRecordOn()
+    {
+        using var h = new GpuHarness();
+        var be = h.Backend;
+        be.MinGraphSegmentLaunches = 3;
+        var rng = new Random(73);
+        var (a, b, c, d, y, z, av, bv, cv, dv) = Operands(be, rng);
+
+        // Cuts after 2 (the first segment: taken), 1, 2 (too short: record on), 3 (taken) launches, then 1 more.
+        be.BeginGraphStep();
+        be.Add(a, b, y);
+        be.Add(y, c, z);
+        be.CutGraphStep();
+        be.Add(z, d, y);
+        be.CutGraphStep();
+        be.Add(y, a, z);
+        be.CutGraphStep();
+        be.Add(z, b, y);
+        be.CutGraphStep();
+        be.Add(y, c, z);
+        be.EndGraphStep();
+        Assert.Equal(Sum(av, bv, cv, dv, av, bv, cv), h.Download(z));
+        var s = be.GraphStatistics;
+        Assert.Equal((1L, 3L, 6), (s.Replays, s.Rebuilds, s.LastNodeCount)); // segments of 2, 3 and 1 launches
+    }
+
+    /// <summary>
+    /// A long chain of dependent kernels in one segment, each reading what the one before wrote:
+    /// with programmatic edges (sm_90 and later) each kernel starts while its predecessor drains and
+    /// must wait inside before it reads, so a kernel without that wait would read stale sums here.
+    /// Adds (tiny kernels, the closest overlap) and one-token products (which prefetch their weights
+    /// before the wait) against a float64 reference.
+    /// </summary>
+    [GpuFact]
+    public void ProgrammaticEdgesKeepAChainOfDependentKernelsInOrder()
+    {
+        using var h = new GpuHarness();
+        var be = h.Backend;
+        var rng = new Random(74);
+        var (a, b, _, _, y, z, av, bv, _, _) = Operands(be, rng);
+        const int n = 64, links = 24;
+        double[] wv = Enumerable.Range(0, n * n).Select(_ => (rng.NextDouble() * 2 - 1) / Math.Sqrt(n)).ToArray();
+        double[] xv = Enumerable.Range(0, n).Select(_ => rng.NextDouble() * 2 - 1).ToArray();
+        var w = h.Weight("w", wv, KernelDType.F32, n, n);
+        var x0 = h.Activation("x0", xv, 1, n);
+        var x1 = be.Allocate("x1", TensorDType.F32, 1, n);
+
+        be.BeginGraphStep();
+        for (int i = 0; i < links; i++)
+        {
+            be.Add(i == 0 ? a : (i % 2 == 1 ? y : z), b, i % 2 == 0 ? y : z);       // a + b + b + ...
+            be.MatMul(i % 2 == 0 ? x0 : x1, w, WeightLayout.Linear, null, i % 2 == 0 ? x1 : x0);
+        }
+        be.EndGraphStep();
+        Assert.Equal(1L, be.GraphStatistics.Replays);
+        Assert.Equal(2 * links, be.GraphStatistics.LastNodeCount);
+        bool sm90 = Version.Parse(NnlDevice.Query(0).ComputeCapability).Major >= 9 && CudaDriver.DriverApiVersion >= new Version(12, 3);
+        Assert.Equal(sm90 && !KernelLibrary.GridDependencyDisabled, be.ProgrammaticGraphEdges);
+
+        var expected = new float[av.Length];
+        for (int e = 0; e < av.Length; e++)
+        {
+            float s = av[e];
+            for (int i = 0; i < links; i++) s += bv[e];
+            expected[e] = s;
+        }
+        Assert.Equal(expected, h.Download(links % 2 == 0 ? z : y));
+
+        double[] xr = xv;
+        for (int i = 0; i < links; i++)
+        {
+            var next = new double[n];
+            for (int r = 0; r < n; r++)
+                for (int c = 0; c < n; c++) next[r] += wv[r * n + c] * xr[c];
+            xr = next;
+        }
+        var got = h.Download(links % 2 == 0 ? x0 : x1);
+        for (int r = 0; r < n; r++) Assert.True(Math.Abs(got[r] - xr[r]) <= 1e-4 * (1 + Math.Abs(xr[r])), $"row {r}: {got[r]} vs {xr[r]}");
     }
 
     [GpuFact]

@@ -689,8 +689,22 @@ public sealed class CudaBackend : IComputeBackend
     public void BeginGraphStep()
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
-        (_graphStep ??= new CudaGraphStep(Context)).Begin();
+        _graphStep ??= new CudaGraphStep(Context);
+        if (MinGraphSegmentLaunches is { } min) _graphStep.MinSegmentLaunches = min;
+        _graphStep.Begin();
     }
+
+    /// <summary>
+    /// Fewest launches a graph segment holds before a cut (<see cref="CutGraphStep"/>) takes effect
+    /// (the step's first segment excepted); null keeps <see cref="CudaGraphStep.MinSegmentLaunches"/>'s default.
+    /// </summary>
+    public int? MinGraphSegmentLaunches { get; set; }
+
+    /// <summary>
+    /// True when this context's kernels wait for their predecessors inside (the sm90 set) and a graph
+    /// step joins consecutive kernels with programmatic edges, so each starts while the one before drains.
+    /// </summary>
+    public bool ProgrammaticGraphEdges => KernelLibrary.UsesGridDependency(Context);
 
     /// <summary>
     /// Ends the step and queues its launches on <see cref="Stream"/> as one graph: the last step's
@@ -706,7 +720,8 @@ public sealed class CudaBackend : IComputeBackend
     /// <summary>
     /// Queues what the step recorded so far as a graph segment of its own and records on: the GPU
     /// starts on the first nodes while the host records the next (without cuts the GPU idles until
-    /// the whole step is recorded). Each segment keeps its own graph for the next step.
+    /// the whole step is recorded). Each segment keeps its own graph for the next step. A cut before
+    /// the segment holds <see cref="MinGraphSegmentLaunches"/> launches records on instead.
     /// </summary>
     public void CutGraphStep()
     {

@@ -48,6 +48,7 @@ internal sealed class CudaGraphStep : IDisposable
     }
 
     private readonly CudaContext _context;
+    private readonly bool _programmatic;
     private readonly List<Segment> _segments = new();
     private LaunchRecord _recording = new();
     private int _segment;                      // index of the segment being recorded
@@ -57,7 +58,18 @@ internal sealed class CudaGraphStep : IDisposable
     private int _lastNodeCount, _lastUpdated;
     private string? _lastFallbackReason;
 
-    public CudaGraphStep(CudaContext context) => _context = context;
+    public CudaGraphStep(CudaContext context)
+    {
+        _context = context;
+        _programmatic = KernelLibrary.UsesGridDependency(context);
+    }
+
+    /// <summary>
+    /// True when consecutive kernels of a segment are joined by programmatic edges: each starts
+    /// (launches, prefetches its weights into L2) while the one before drains, and waits inside
+    /// for it. The context's kernels must be the sm90 set (<see cref="KernelLibrary.UsesGridDependency"/>).
+    /// </summary>
+    public bool ProgrammaticEdges => _programmatic;
 
     /// <summary>True between <see cref="Begin"/> and the end of the step, unless it fell back.</summary>
     public bool IsRecording => _state == State.Recording;
@@ -102,10 +114,27 @@ internal sealed class CudaGraphStep : IDisposable
         _recording.Clear();
     }
 
-    /// <summary>Launches what was recorded since the last cut as the step's next segment; recording goes on.</summary>
+    /// <summary>
+    /// Launches a segment holds at least (but the first, which starts the GPU early, and the last):
+    /// a cut that comes sooner records on. Between segments the GPU drains one graph before it
+    /// starts the next, and no programmatic edge spans two graphs, so a segment per node (a GPT-2
+    /// layer is 8 launches) paid that 48 times a step; the host records far faster than the GPU
+    /// runs, so longer segments leave the GPU nothing to wait for. NNL_GRAPH_SEGMENT_LAUNCHES
+    /// overrides the default (1 cuts at every node, as before).
+    /// </summary>
+    public int MinSegmentLaunches { get; set; } = DefaultMinSegmentLaunches;
+
+    private static readonly int DefaultMinSegmentLaunches =
+        int.TryParse(Environment.GetEnvironmentVariable("NNL_GRAPH_SEGMENT_LAUNCHES"), out int n) && n > 0 ? n : 32;
+
+    /// <summary>
+    /// Launches what was recorded since the last cut as the step's next segment, when it is the
+    /// first or holds <see cref="MinSegmentLaunches"/>; recording goes on.
+    /// </summary>
     public void Cut(CudaStream stream)
     {
         if (_state != State.Recording || _recording.Count == 0) return;
+        if (_segment > 0 && _recording.Count < MinSegmentLaunches) return;
         LaunchSegment(stream);
     }
 
@@ -183,7 +212,7 @@ internal sealed class CudaGraphStep : IDisposable
             for (int i = 0; i < nodes.Length; i++)
             {
                 var l = _recording[i];
-                nodes[i] = graph.AddKernelNode(l.Kernel, l.Grid, l.Block, l.SharedBytes, _recording.Args(i), previous);
+                nodes[i] = graph.AddKernelNode(l.Kernel, l.Grid, l.Block, l.SharedBytes, _recording.Args(i), previous, _programmatic);
                 previous = nodes[i];
             }
             g.Exec = graph.Instantiate();
