@@ -3,11 +3,11 @@
 // Each block first normalises the n_tok rows of x into shared memory (its own copy: blocks never
 // wait for each other), then runs nnl_gemv.cuh's GEMV reading x from there: one launch where
 // LayerNorm then GEMV took two. Before it normalises (before nnl_grid_begin, even), the block asks
-// L2 for its weight rows, so the weight stream is under way while the block reduces. The norm's numbers are
-// layernorm.cu's and rmsnorm.cu's: fp32, LayerNorm in two passes (mean, then the variance of
-// x - mean), rstd = rsqrtf(mean square / k + eps), (x - mean) * rstd * weight (+ bias); the block
-// size (and so the order of the sums) is the GEMV's, so results agree with the two launches
-// within fp32 rounding, not bit for bit.
+// L2 for its weight rows, so the weight stream is under way while the block reduces. The norm's
+// numbers are layernorm.cu's and rmsnorm.cu's: fp32, LayerNorm in two passes (mean, then the
+// variance of x - mean), rstd = rsqrtf(mean square / k + eps), (x - mean) * rstd * weight (+ bias);
+// the block size (and so the order of the sums) is the GEMV's, so results agree with the two
+// launches within fp32 rounding, not bit for bit.
 #include "nnl_gemv.cuh"
 
 #define NNL_NORM_LAYER 0
