@@ -243,7 +243,12 @@ __device__ __forceinline__ void nnl_grid_begin()
 // NNL_WEIGHT_ENTRIES(name, params, args) makes name_f16, name_bf16 and name_f32 that begin
 // (nnl_grid_begin) and call name_impl<type>(args). Weight pointers are `const void*` in params;
 // the template casts them to the storage type, so the host passes device pointers the same way
-// for every type.
+// for every type. NNL_WEIGHT_ENTRIES_SELF_BEGUN is for an impl that calls nnl_grid_begin() itself
+// (the GEMVs: the fused norm GEMV prefetches its weights first).
+#define NNL_WEIGHT_ENTRIES_SELF_BEGUN(name, params, args)                                        \
+    extern "C" __global__ void name##_f16 params { name##_impl<nnl_f16_t> args; }                \
+    extern "C" __global__ void name##_bf16 params { name##_impl<nnl_bf16_t> args; }              \
+    extern "C" __global__ void name##_f32 params { name##_impl<nnl_f32_t> args; }
 #define NNL_WEIGHT_ENTRIES(name, params, args)                                                   \
     extern "C" __global__ void name##_f16 params { nnl_grid_begin(); name##_impl<nnl_f16_t> args; }   \
     extern "C" __global__ void name##_bf16 params { nnl_grid_begin(); name##_impl<nnl_bf16_t> args; } \

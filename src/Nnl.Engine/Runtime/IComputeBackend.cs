@@ -9,6 +9,7 @@ public enum BackendOperation
     LayerNorm,
     RmsNorm,
     MatMul,
+    NormMatMul,
     Rope,
     StoreKv,
     Attention,
@@ -35,6 +36,37 @@ public enum MatMulEpilogue
 
     /// <summary>output = gelu_new(s) (GPT-2's MLP: the activation applied after the bias).</summary>
     GeluNew,
+}
+
+/// <summary>Which normalisation <see cref="IComputeBackend.NormMatMul"/> applies to each row before its product.</summary>
+public enum NormKind
+{
+    /// <summary><see cref="IComputeBackend.LayerNorm"/>: (x − mean) / sqrt(var + eps) · weight + bias (GPT-2).</summary>
+    LayerNorm,
+
+    /// <summary><see cref="IComputeBackend.RmsNorm"/>: x / sqrt(mean(x²) + eps) · weight (Llama family; no bias).</summary>
+    RmsNorm,
+}
+
+/// <summary>A row normalisation with its weights: the first half of <see cref="IComputeBackend.NormMatMul"/>.</summary>
+/// <param name="Kind">LayerNorm or RmsNorm.</param>
+/// <param name="Weight">The norm's scale [columns].</param>
+/// <param name="Bias">LayerNorm's shift [columns], or null; RmsNorm takes none.</param>
+/// <param name="Epsilon">Added to the variance (mean square) before the square root.</param>
+public readonly record struct RowNorm(NormKind Kind, BackendTensor Weight, BackendTensor? Bias, float Epsilon)
+{
+    /// <summary>A LayerNorm (GPT-2's ln_1, ln_2).</summary>
+    public static RowNorm Layer(BackendTensor weight, BackendTensor? bias, float epsilon) => new(NormKind.LayerNorm, weight, bias, epsilon);
+
+    /// <summary>An RMSNorm (Llama's attention and MLP norms).</summary>
+    public static RowNorm Rms(BackendTensor weight, float epsilon) => new(NormKind.RmsNorm, weight, null, epsilon);
+
+    /// <summary>Throws for a kind this struct does not know, or an RMSNorm with a bias.</summary>
+    internal void Validate(string operation)
+    {
+        if (!Enum.IsDefined(Kind)) throw new NnlArgumentException("norm", $"{operation}: unknown norm kind {Kind}.");
+        if (Kind == NormKind.RmsNorm && Bias is not null) throw new NnlArgumentException("norm", $"{operation}: an RMSNorm has no bias ({Bias.Name} given).");
+    }
 }
 
 /// <summary>Which index of a batch row an embedding lookup uses.</summary>
@@ -118,6 +150,20 @@ public interface IComputeBackend : IDisposable
     /// </summary>
     void MatMul(BackendTensor x, BackendTensor weight, WeightLayout layout, BackendTensor? bias, BackendTensor output,
         MatMulEpilogue epilogue = MatMulEpilogue.None);
+
+    /// <summary>
+    /// A norm and the one product that consumes it (GPT-2's ln_1 → c_attn, ln_2 → c_fc), meaning exactly
+    /// <see cref="LayerNorm"/> or <see cref="RmsNorm"/> of x (as <paramref name="norm"/> says) into
+    /// <paramref name="normOutput"/>, then <see cref="MatMul"/>(normOutput, weight, layout, bias, output, epilogue).
+    /// normOutput [rows, columns of x] is the scratch the composed path writes; a backend may instead
+    /// normalise inside the product's kernel and never write it, so its contents afterwards are
+    /// unspecified (normOutput may be x, the norm in place; then x is unspecified afterwards too).
+    /// Every rule of the two operations holds (shapes, output never aliasing normOutput, epilogues).
+    /// Decode is where it pays: the CUDA backend fuses up to 4 rows into its GEMV (one launch instead of
+    /// two, the weight stream started before the norm's reductions) and composes the two otherwise.
+    /// </summary>
+    void NormMatMul(BackendTensor x, RowNorm norm, BackendTensor normOutput, BackendTensor weight, WeightLayout layout, BackendTensor? bias,
+        BackendTensor output, MatMulEpilogue epilogue = MatMulEpilogue.None);
 
     /// <summary>
     /// A view of columns columnOffset .. columnOffset + columns of every row of

@@ -11,7 +11,7 @@ namespace Nnl.Engine.Tests.Kernels;
 /// batch, then decode steps, compared after every step. Catches what single-operation tests cannot:
 /// layouts that disagree between operations, cache positions, batch bookkeeping. The blocks are
 /// composed as the graph builders compose them: residual adds and GPT-2's gelu as MatMul epilogues,
-/// GPT-2's q, k and v as column views of its qkv product.
+/// GPT-2's q, k and v as column views of its qkv product, its LayerNorms through NormMatMul.
 /// </summary>
 [Trait("Category", "Gpu")]
 [Collection("Gpu")]
@@ -29,14 +29,20 @@ public class CudaBackendParityTests
         public void Add(string name, double scale, params long[] shape) =>
             _host[name] = (KernelData.Uniform(_rng, (int)shape.Aggregate(1L, (a, b) => a * b), scale, Type), shape);
 
+        /// <summary>Matrices the CUDA backend gets stored transposed (Conv1D [in, out] in nn.Linear's memory, as the resident GPT-2 loader keeps them).</summary>
+        public HashSet<string> StoredTransposedOnGpu { get; } = new();
+
         public unsafe Dictionary<string, BackendTensor> On(IComputeBackend be)
         {
             var result = new Dictionary<string, BackendTensor>();
             foreach (var (name, (values, shape)) in _host)
             {
-                var bytes = KernelData.ToBytes(values, Type);
-                var info = new TensorInfo(name, GpuHarness.ToTensorDType(Type), shape, "test", 0, bytes.Length);
+                bool transposed = be is CudaBackend && StoredTransposedOnGpu.Contains(name);
+                var bytes = KernelData.ToBytes(transposed ? KernelReference.Transpose(values, (int)shape[0], (int)shape[1]) : values, Type);
+                var info = new TensorInfo(name, GpuHarness.ToTensorDType(Type), transposed ? [shape[1], shape[0]] : shape, "test", 0, bytes.Length);
                 fixed (byte* p = bytes) result[name] = be.CreateWeight(info, new WeightBytes(p, bytes.Length));
+                // The backend frees the memory when it is disposed; the wrapper reads it as [in, out].
+                if (transposed) result[name] = ((CudaBackend)be).WrapDeviceMemory(info with { Shape = shape }, ((CudaTensor)result[name]).Pointer, transposed: true);
             }
             return result;
         }
@@ -81,17 +87,15 @@ public class CudaBackendParityTests
         be.EmbeddingLookup(w["wpe"], batch, EmbeddingIndex.Position, pos);
         be.Add(x, pos, x);
         var norm = T("norm", dim);
-        be.LayerNorm(x, w["ln1"], w["ln1_b"], 1e-5f, norm);
         var qkv = T("qkv", 3 * dim);
-        be.MatMul(norm, w["c_attn"], WeightLayout.Conv1D, w["c_attn_b"], qkv);
+        be.NormMatMul(x, RowNorm.Layer(w["ln1"], w["ln1_b"], 1e-5f), norm, w["c_attn"], WeightLayout.Conv1D, w["c_attn_b"], qkv);
         var q = be.ColumnView(qkv, 0, dim); var k = be.ColumnView(qkv, dim, dim); var v = be.ColumnView(qkv, 2 * dim, dim);
         be.StoreKv(k, v, cache.Keys(0), cache.Values(0), batch);
         var attn = T("attn", dim);
         be.Attention(q, cache.Keys(0), cache.Values(0), batch, shape, attn);
         be.MatMul(attn, w["c_proj"], WeightLayout.Conv1D, w["c_proj_b"], x, MatMulEpilogue.Accumulate);
-        be.LayerNorm(x, w["ln2"], w["ln2_b"], 1e-5f, norm);
         var fc = T("fc", 4 * dim);
-        be.MatMul(norm, w["c_fc"], WeightLayout.Conv1D, w["c_fc_b"], fc, MatMulEpilogue.GeluNew);
+        be.NormMatMul(x, RowNorm.Layer(w["ln2"], w["ln2_b"], 1e-5f), norm, w["c_fc"], WeightLayout.Conv1D, w["c_fc_b"], fc, MatMulEpilogue.GeluNew);
         be.MatMul(fc, w["c_proj2"], WeightLayout.Conv1D, w["c_proj2_b"], x, MatMulEpilogue.Accumulate);
         return Head(be, w, batch, x, dim);
     }
@@ -168,10 +172,13 @@ public class CudaBackendParityTests
         Compare(w, vocab, kvHeads * dim / heads, (be, ws, c, b, x) => Llama(be, ws, c, b, x, dim, heads, kvHeads, ff, rope), $"Llama {type}");
     }
 
+    /// <summary>With the matrices stored as nn.Linear on the GPU, decode's LayerNorms run inside the qkv and fc GEMVs (NormMatMul fused).</summary>
     [GpuTheory]
-    [InlineData(KernelDType.F16)]
-    [InlineData(KernelDType.F32)]
-    public void Gpt2BlockMatchesTheCpuBackend(KernelDType type)
+    [InlineData(KernelDType.F16, false)]
+    [InlineData(KernelDType.F32, false)]
+    [InlineData(KernelDType.F16, true)]
+    [InlineData(KernelDType.BF16, true)]
+    public void Gpt2BlockMatchesTheCpuBackend(KernelDType type, bool storedAsLinear)
     {
         int dim = 80, heads = 5, vocab = 43;
         var w = new Weights(new Random(71), type);
@@ -186,6 +193,7 @@ public class CudaBackendParityTests
         w.Add("c_fc_b", 0.2, 4 * dim);
         w.Add("c_proj2", 0.1, 4 * dim, dim);
         w.Add("c_proj2_b", 0.2, dim);
-        Compare(w, vocab, dim, (be, ws, c, b, x) => Gpt2(be, ws, c, b, x, dim, heads), $"GPT-2 {type}");
+        if (storedAsLinear) w.StoredTransposedOnGpu.UnionWith(["c_attn", "c_proj", "c_fc", "c_proj2"]);
+        Compare(w, vocab, dim, (be, ws, c, b, x) => Gpt2(be, ws, c, b, x, dim, heads), $"GPT-2 {type}{(storedAsLinear ? " stored as Linear" : "")}");
     }
 }

@@ -10,7 +10,7 @@ namespace Nnl.Engine.Tests.Kernels;
 /// one operation replayed as a CUDA graph (no host launch cost between them; events after each op
 /// would time the host as well) behind a spin kernel that holds the stream while the host records.
 /// GPT-2-XL's shapes (and Llama-2-13B's for the GEMV rule), every GEMV variant, several attention
-/// split lengths; printed for docs/performance.md. Nothing asserted but that it runs: the kernels'
+/// split lengths, the LayerNorm fused into c_attn and c_fc and not; printed for docs/performance.md. Nothing asserted but that it runs: the kernels'
 /// results are checked by CudaMatMulTests, CudaRowOperationTests and CudaAttentionTests.
 /// </summary>
 [Trait("Category", "Gpu")]
@@ -156,6 +156,31 @@ public class CudaDecodeKernelTimingTests
                 double gbps = bytes / (us * 1e-6) / 1e9;
                 _output.WriteLine($"{c.Name} [{c.Out} x {c.In}] {c.Epilogue}, {variant?.ToString() ?? "default"}: {us:F2} us, {gbps:F0} GB/s = {gbps / copyGBps:P0} of copy");
             }
+            be.ForcedGemvVariant = null;
+        }
+        // LayerNorm fused into the GEMV (NormMatMul), GPT-2-XL's c_attn and c_fc, against the two launches it replaces.
+        foreach (var c in cases.Where(c => c.Name is "GPT-2-XL c_attn" or "GPT-2-XL c_fc"))
+        {
+            long bytes = c.Out * c.In * 2;
+            int copies = (int)Math.Max(2, (384L << 20) / bytes);
+            var weights = Enumerable.Range(0, copies).Select(_ => Tensor(TensorDType.F16, 0.02f, c.Out, c.In)).ToList();
+            var bias = Tensor(TensorDType.F16, 0.02f, c.Out);
+            var norm = RowNorm.Layer(Tensor(TensorDType.F16, 1f, c.In), Tensor(TensorDType.F16, 0.1f, c.In), 1e-5f);
+            var x = Tensor(TensorDType.F32, 1f, 1, c.In);
+            var normed = Tensor(TensorDType.F32, 1f, 1, c.In);
+            var y = Tensor(TensorDType.F32, 0.1f, 1, c.Out);
+            int count = (int)Math.Max(copies, Math.Min(48, (256L << 20) / bytes));
+            foreach (var (fuse, variant) in new (bool, CudaGemvVariant?)[]
+                     { (false, null), (true, null), (true, CudaGemvVariant.OneRow), (true, CudaGemvVariant.FourRows), (true, CudaGemvVariant.BlockFourRows) })
+            {
+                be.FuseNormIntoGemv = fuse;
+                be.ForcedGemvVariant = variant;
+                double us = GraphMicroseconds(be, count, i => be.NormMatMul(x, norm, normed, weights[i % copies], WeightLayout.Linear, bias, y, c.Epilogue));
+                double gbps = bytes / (us * 1e-6) / 1e9;
+                _output.WriteLine($"{c.Name} [{c.Out} x {c.In}] {c.Epilogue} with its LayerNorm {(fuse ? "fused" : "as its own launch")}, " +
+                    $"{variant?.ToString() ?? "default"}: {us:F2} us, {gbps:F0} GB/s = {gbps / copyGBps:P0} of copy");
+            }
+            be.FuseNormIntoGemv = true;
             be.ForcedGemvVariant = null;
         }
         _output.WriteLine($"graph fallbacks {be.GraphStatistics.Fallbacks}");

@@ -12,7 +12,8 @@ namespace Nnl.Engine.Tests.Kernels;
 /// LlamaArchitecture.Block), in their order, with random fp16 weights filled on the device, an
 /// fp32 KV cache holding a 256-token context, then the final norm and the head. The fused table:
 /// residual adds ride on the projections (MatMul's Accumulate epilogue), GPT-2's gelu on its fc
-/// (GeluNew epilogue), its q, k and v are column views of the qkv product. Timed with CUDA
+/// (GeluNew epilogue), its q, k and v are column views of the qkv product, its LayerNorms run inside
+/// the qkv and fc GEMVs where those read nn.Linear memory (NormMatMul). Timed with CUDA
 /// events (warm-up, median of repetitions) next to a device-to-device copy in the same run, and
 /// printed for docs/performance.md: weight GB/s, its ratio to the copy (counted read + write, as
 /// bandwidthTest does, and as bytes copied), launches per step and the host's time to queue them.
@@ -175,20 +176,16 @@ public class CudaDecodeStepBenchmarkTests
             {
                 if (m.Gpt2)
                 {
-                    be.LayerNorm(x, w["ln1"], w["ln1b"], 1e-5f, norm);
-                    Mark("LayerNorm");
-                    be.MatMul(norm, w["qkv"], WeightLayout.Conv1D, w["qkvb"], qkv);
-                    Mark("MatMul qkv");
+                    be.NormMatMul(x, RowNorm.Layer(w["ln1"], w["ln1b"], 1e-5f), norm, w["qkv"], WeightLayout.Conv1D, w["qkvb"], qkv);
+                    Mark("LayerNorm + MatMul qkv");
                     be.StoreKv(kView, vView, w["kc"], w["vc"], batch);
                     Mark("StoreKv");
                     be.Attention(qView, w["kc"], w["vc"], batch, shape, attn);
                     Mark("Attention");
                     be.MatMul(attn, w["proj"], WeightLayout.Conv1D, w["projb"], x, MatMulEpilogue.Accumulate);
                     Mark("MatMul proj + residual");
-                    be.LayerNorm(x, w["ln2"], w["ln2b"], 1e-5f, norm);
-                    Mark("LayerNorm");
-                    be.MatMul(norm, w["fc"], WeightLayout.Conv1D, w["fcb"], up, MatMulEpilogue.GeluNew);
-                    Mark("MatMul fc + gelu");
+                    be.NormMatMul(x, RowNorm.Layer(w["ln2"], w["ln2b"], 1e-5f), norm, w["fc"], WeightLayout.Conv1D, w["fcb"], up, MatMulEpilogue.GeluNew);
+                    Mark("LayerNorm + MatMul fc + gelu");
                     be.MatMul(up, w["down"], WeightLayout.Conv1D, w["downb"], x, MatMulEpilogue.Accumulate);
                     Mark("MatMul down + residual");
                 }
@@ -253,9 +250,10 @@ public class CudaDecodeStepBenchmarkTests
         Assert.All(first, f => Assert.True(float.IsFinite(f)));
         Assert.Equal(first, second);
         Assert.True(first.Distinct().Count() > m.Vocab / 2, "the logits should vary over the vocabulary");
-        // The fused table: a GPT-2 layer is 8 kernels, a Llama layer 14 (no Add, no SliceColumns, no GeluNew);
-        // plus the embedding (GPT-2: token, position, add), the final norm and the head.
-        Assert.Equal((m.Gpt2 ? 3 : 1) + m.Layers * (m.Gpt2 ? 8 : 14) + 2, launches);
+        // The fused table: a GPT-2 layer is 8 kernels, 6 with its norms inside the GEMVs of nn.Linear
+        // memory (NormMatMul), a Llama layer 14 (no Add, no SliceColumns, no GeluNew); plus the
+        // embedding (GPT-2: token, position, add), the final norm and the head.
+        Assert.Equal((m.Gpt2 ? 3 : 1) + m.Layers * (m.Gpt2 ? (m.StoredAsLinear ? 6 : 8) : 14) + 2, launches);
 
         string device = NnlDevice.Query(0).Name;
         _output.WriteLine($"{device}, {DateTime.UtcNow:yyyy-MM-dd}: copy {copyReadWriteGBps:F0} GB/s read+write ({copiedGBps:F0} GB/s copied), 1 GiB");
@@ -279,6 +277,15 @@ public class CudaDecodeStepBenchmarkTests
             }
         be.ForcedGemvVariant = null;
         be.Conv1DBlocksPerSm = defaultTarget;
+        if (m.Gpt2 && m.StoredAsLinear)
+        {
+            // The same step with each LayerNorm its own launch again (what NormMatMul's fusion saves).
+            be.FuseNormIntoGemv = false;
+            var (composedMs, composedHostMs) = Median(be.Stream, Repetitions, Step);
+            be.FuseNormIntoGemv = true;
+            _output.WriteLine($"{m.Name} decode step with the norms composed (LayerNorm, then GEMV): {composedMs:F3} ms/token against {defaultMs:F3} fused; " +
+                $"{launches + 2 * m.Layers} launches, host queues them in {composedHostMs:F3} ms");
+        }
 
         // The same step replayed as one CUDA graph (what the runner does for a fully resident model).
         void GraphStep()

@@ -6,9 +6,10 @@ namespace Nnl.Engine.Tests.Runtime;
 
 /// <summary>
 /// The fused operations of the CPU backend against the operations they replace, on fresh random
-/// inputs: MatMul's epilogues give bit for bit MatMul then Add / GeluNew; Rope, StoreKv and
-/// Attention through column views give bit for bit what they give on SliceColumns copies, and
-/// write into the source; views own nothing and every other operation refuses one.
+/// inputs: MatMul's epilogues give bit for bit MatMul then Add / GeluNew; NormMatMul gives bit for
+/// bit LayerNorm / RmsNorm then MatMul; Rope, StoreKv and Attention through column views give bit
+/// for bit what they give on SliceColumns copies, and write into the source; views own nothing and
+/// every other operation refuses one.
 /// </summary>
 public sealed class CpuFusedOperationTests : IDisposable
 {
@@ -81,6 +82,73 @@ public sealed class CpuFusedOperationTests : IDisposable
         Assert.Contains("hidden.1", e.Message);
         var y = _be.Allocate("y", TensorDType.F32, 2, 5);
         Assert.Throws<NnlArgumentException>(() => _be.MatMul(x, w, WeightLayout.Conv1D, null, y, (MatMulEpilogue)7));
+    }
+
+    [Theory]
+    [InlineData(1, 1600, 48, WeightLayout.Conv1D, NormKind.LayerNorm, true, true)]
+    [InlineData(3, 33, 65, WeightLayout.Conv1D, NormKind.LayerNorm, false, true)]
+    [InlineData(4, 64, 130, WeightLayout.Linear, NormKind.LayerNorm, true, false)]
+    [InlineData(2, 17, 9, WeightLayout.Linear, NormKind.RmsNorm, false, true)]
+    [InlineData(9, 96, 40, WeightLayout.Conv1D, NormKind.RmsNorm, false, false)]
+    public void NormMatMulGivesTheNormThenTheProductBitForBit(int rows, int inF, int outF, WeightLayout layout, NormKind kind, bool normBias, bool withBias)
+    {
+        // An offset mean, so the LayerNorm's subtraction matters.
+        var xValues = Values(rows * inF).Select(v => v + 0.5f).ToArray();
+        var x = Tensor("x", xValues, rows, inF);
+        var gamma = Tensor("norm.w", Values(inF), inF);
+        var beta = normBias ? Tensor("norm.b", Values(inF), inF) : null;
+        var norm = kind == NormKind.LayerNorm ? RowNorm.Layer(gamma, beta, 1e-5f) : RowNorm.Rms(gamma, 1e-6f);
+        var w = layout == WeightLayout.Linear ? Tensor("w", Values(inF * outF), outF, inF) : Tensor("w", Values(inF * outF), inF, outF);
+        var b = withBias ? Tensor("b", Values(outF), outF) : null;
+        var residual = Values(rows * outF);
+
+        var normed = _be.Allocate("normed", TensorDType.F32, rows, inF);
+        if (kind == NormKind.LayerNorm) _be.LayerNorm(x, gamma, beta, 1e-5f, normed);
+        else _be.RmsNorm(x, gamma, 1e-6f, normed);
+        foreach (var epilogue in Enum.GetValues<MatMulEpilogue>())
+        {
+            var composed = Tensor("composed", residual, rows, outF);
+            _be.MatMul(normed, w, layout, b, composed, epilogue);
+            var fused = Tensor("fused", residual, rows, outF);
+            var scratch = Tensor("scratch", Values(rows * inF), rows, inF);
+            _be.NormMatMul(x, norm, scratch, w, layout, b, fused, epilogue);
+            Assert.Equal(Read(composed), Read(fused));
+            Assert.Equal(xValues, Read(x));              // x is only read
+        }
+        // The product really saw the normalised rows: the raw x gives something else.
+        var raw = _be.Allocate("raw", TensorDType.F32, rows, outF);
+        _be.MatMul(x, w, layout, b, raw);
+        var plain = _be.Allocate("plain", TensorDType.F32, rows, outF);
+        _be.NormMatMul(x, norm, _be.Allocate("scratch", TensorDType.F32, rows, inF), w, layout, b, plain);
+        Assert.NotEqual(Read(raw), Read(plain));
+    }
+
+    [Fact]
+    public void NormMatMulInPlaceOnItsInputAndBadNormsAreHandled()
+    {
+        int rows = 2, inF = 12, outF = 5;
+        var xValues = Values(rows * inF);
+        var gamma = Tensor("norm.w", Values(inF), inF);
+        var w = Tensor("w", Values(inF * outF), outF, inF);
+        var expected = _be.Allocate("expected", TensorDType.F32, rows, outF);
+        var normed = _be.Allocate("normed", TensorDType.F32, rows, inF);
+        _be.RmsNorm(Tensor("x0", xValues, rows, inF), gamma, 1e-6f, normed);
+        _be.MatMul(normed, w, WeightLayout.Linear, null, expected);
+        // normOutput may be x itself (the norm in place).
+        var x = Tensor("x", xValues, rows, inF);
+        var y = _be.Allocate("y", TensorDType.F32, rows, outF);
+        _be.NormMatMul(x, RowNorm.Rms(gamma, 1e-6f), x, w, WeightLayout.Linear, null, y);
+        Assert.Equal(Read(expected), Read(y));
+
+        var fresh = Tensor("x.fresh", xValues, rows, inF);
+        var scratch = _be.Allocate("scratch", TensorDType.F32, rows, inF);
+        var e = Assert.Throws<NnlArgumentException>(() =>
+            _be.NormMatMul(fresh, new RowNorm(NormKind.RmsNorm, gamma, Tensor("norm.b", Values(inF), inF), 1e-6f), scratch, w, WeightLayout.Linear, null, y));
+        Assert.Contains("norm.b", e.Message);
+        Assert.Throws<NnlArgumentException>(() =>
+            _be.NormMatMul(fresh, new RowNorm((NormKind)9, gamma, null, 1e-6f), scratch, w, WeightLayout.Linear, null, y));
+        // The product's rules hold: its output may not be the norm's output.
+        Assert.Throws<ArgumentException>(() => _be.NormMatMul(fresh, RowNorm.Rms(gamma, 1e-6f), scratch, w, WeightLayout.Linear, null, scratch));
     }
 
     /// <summary>q, k, v of one fused [rows, q + 2 kv] tensor: rotated, stored and attended through views, or through copies.</summary>

@@ -122,10 +122,11 @@ public sealed partial class Gpt2Architecture : IModelArchitecture
     }
 
     /// <summary>
-    /// Eight operations: LayerNorm, QKV, StoreKv, Attention (q, k and v read as column views of the
-    /// qkv product), out-projection added into the residual stream, LayerNorm, fc with gelu_new fused,
-    /// projection added into the residual stream. The block's input becomes its output in place
-    /// (nothing else reads it), so the residual adds need no copy.
+    /// Six operations: LayerNorm with the QKV product (one kernel on a GPU's decode path, NormMatMul),
+    /// StoreKv, Attention (q, k and v read as column views of the qkv product), out-projection added
+    /// into the residual stream, LayerNorm with fc and gelu_new, projection added into the residual
+    /// stream. The norms' outputs are NormMatMul's scratch: nothing reads them afterwards. The block's
+    /// input becomes its output in place (nothing else reads it), so the residual adds need no copy.
     /// </summary>
     private void Block(ComputationNode node, NodeWeights w, ForwardContext ctx)
     {
@@ -136,9 +137,9 @@ public sealed partial class Gpt2Architecture : IModelArchitecture
         var h = y.Columns;
 
         var norm = ctx.Temporary($"blk.{l}.attn_norm", h);
-        be.LayerNorm(y, w["attn_norm"], w["attn_norm_bias"], _epsilon, norm);
         var qkv = ctx.Temporary($"blk.{l}.qkv", 3 * h);
-        be.MatMul(norm, w["attn_qkv"], WeightLayout.Conv1D, w["attn_qkv_bias"], qkv);
+        be.NormMatMul(y, RowNorm.Layer(w["attn_norm"], w["attn_norm_bias"], _epsilon), norm,
+            w["attn_qkv"], WeightLayout.Conv1D, w["attn_qkv_bias"], qkv);
         var q = be.ColumnView(qkv, 0, h);
         var k = be.ColumnView(qkv, h, h);
         var v = be.ColumnView(qkv, 2 * h, h);
@@ -148,9 +149,9 @@ public sealed partial class Gpt2Architecture : IModelArchitecture
         be.MatMul(attn, w["attn_output"], WeightLayout.Conv1D, w["attn_output_bias"], y, MatMulEpilogue.Accumulate);
 
         var norm2 = ctx.Temporary($"blk.{l}.ffn_norm", h);
-        be.LayerNorm(y, w["ffn_norm"], w["ffn_norm_bias"], _epsilon, norm2);
         var up = ctx.Temporary($"blk.{l}.ffn_up", w["ffn_up"].Columns);
-        be.MatMul(norm2, w["ffn_up"], WeightLayout.Conv1D, w["ffn_up_bias"], up, MatMulEpilogue.GeluNew);
+        be.NormMatMul(y, RowNorm.Layer(w["ffn_norm"], w["ffn_norm_bias"], _epsilon), norm2,
+            w["ffn_up"], WeightLayout.Conv1D, w["ffn_up_bias"], up, MatMulEpilogue.GeluNew);
         be.MatMul(up, w["ffn_down"], WeightLayout.Conv1D, w["ffn_down_bias"], y, MatMulEpilogue.Accumulate);
     }
 }

@@ -211,6 +211,16 @@ public sealed class CpuBackend : IComputeBackend
         }
     }
 
+    /// <summary>The two operations it stands for, in order: the reference every fused kernel is compared with.</summary>
+    public void NormMatMul(BackendTensor x, RowNorm norm, BackendTensor normOutput, BackendTensor weight, WeightLayout layout, BackendTensor? bias,
+        BackendTensor output, MatMulEpilogue epilogue = MatMulEpilogue.None)
+    {
+        norm.Validate(nameof(NormMatMul));
+        if (norm.Kind == NormKind.LayerNorm) LayerNorm(x, norm.Weight, norm.Bias, norm.Epsilon, normOutput);
+        else RmsNorm(x, norm.Weight, norm.Epsilon, normOutput);
+        MatMul(normOutput, weight, layout, bias, output, epilogue);
+    }
+
     public BackendTensor ColumnView(BackendTensor source, long columnOffset, long columns)
     {
         var s = CpuOrView(source);

@@ -65,6 +65,15 @@ public sealed class CudaBackend : IComputeBackend
     /// <summary>Rows up to which a product runs as GEMV (the weights are read once per 4 rows).</summary>
     public const int GemvMaxRows = 8;
 
+    /// <summary>Rows up to which <see cref="NormMatMul"/> normalises inside its GEMV (the kernel's one pass of 4 tokens).</summary>
+    public const int NormGemvMaxRows = 4;
+
+    /// <summary>
+    /// Most shared memory the fused norm's rows take (rows · k · 4 bytes; GPT-2-XL's k = 1600: 6.4 KB a
+    /// row): with the GEMV's own 2.5 KB it stays within the 48 KB a launch gets without opting in.
+    /// </summary>
+    public const int NormGemvMaxSharedBytes = 44 * 1024;
+
     /// <summary>Rows up to which attention splits each row's context over blocks.</summary>
     public const int SplitAttentionMaxRows = 8;
 
@@ -82,6 +91,7 @@ public sealed class CudaBackend : IComputeBackend
     private readonly KernelHandle _embedding, _layerNorm, _rmsNorm, _gemvConv1D, _gemm, _gemmConv1D, _split, _rope, _kvAppend,
         _attentionDecode, _attentionPrefill, _softmax, _gelu, _swiglu, _add, _sliceColumns, _gatherRows, _argmax, _addBias;
     private readonly KernelHandle[] _gemv;
+    private readonly KernelHandle?[] _normGemv;
     private DeviceAllocation? _scratch;
     private DeviceAllocation? _splitCounters;
     private bool _disposed;
@@ -106,6 +116,11 @@ public sealed class CudaBackend : IComputeBackend
             new(context, "gemv", "nnl_gemv_r2"), new(context, "gemv", "nnl_gemv_r4"), new(context, "gemv", "nnl_gemv_r4u4"),
             new(context, "gemv", "nnl_gemv_b2"), new(context, "gemv", "nnl_gemv_b4"),
         };
+        // The variants ChooseGemv picks, with the norm fused in front (NormMatMul), by CudaGemvVariant.
+        _normGemv = new KernelHandle?[_gemv.Length];
+        _normGemv[(int)CudaGemvVariant.OneRow] = new(context, "gemv_norm", "nnl_norm_gemv");
+        _normGemv[(int)CudaGemvVariant.FourRows] = new(context, "gemv_norm", "nnl_norm_gemv_r4");
+        _normGemv[(int)CudaGemvVariant.BlockFourRows] = new(context, "gemv_norm", "nnl_norm_gemv_b4");
         _gemvConv1D = new(context, "gemv_conv1d", "nnl_gemv_conv1d");
         _gemm = new(context, "gemm", "nnl_gemm");
         _gemmConv1D = new(context, "gemm", "nnl_gemm_conv1d");
@@ -150,6 +165,13 @@ public sealed class CudaBackend : IComputeBackend
 
     /// <summary>Forces one GEMV variant for nn.Linear products (tests, benchmarks); null = choose by shape.</summary>
     public CudaGemvVariant? ForcedGemvVariant { get; set; }
+
+    /// <summary>
+    /// Whether <see cref="NormMatMul"/> normalises inside the GEMV where it can (default); false composes
+    /// the norm and the product as two launches everywhere (tests and benchmarks compare the two;
+    /// the NNL_NO_NORM_FUSION environment variable, any value, makes false the default).
+    /// </summary>
+    public bool FuseNormIntoGemv { get; set; } = Environment.GetEnvironmentVariable("NNL_NO_NORM_FUSION") is null;
 
     /// <summary>Blocks per SM the Conv1D GEMV aims for when it splits k (benchmarks vary it).</summary>
     /// <remarks>Two beat one, four and eight on GPT-2-XL's matrices (H200, docs/performance.md).</remarks>
@@ -325,24 +347,36 @@ public sealed class CudaBackend : IComputeBackend
             xt.Pointer, w.Pointer, y.Pointer, (int)xt.Rows, (int)xt.Columns, epsilon);
     }
 
+    /// <summary>A matrix product's checked operands; <see cref="Layout"/> is the layout the weight's memory holds.</summary>
+    private readonly record struct ProductOperands(CudaTensor X, CudaTensor W, CudaTensor Y, CudaTensor? B, int Rows, int K, int N, WeightLayout Layout);
+
+    /// <summary>MatMul's checks (shapes in the layout asked for, aliasing, bias, epilogue), in <paramref name="operation"/>'s name.</summary>
+    private ProductOperands Product(string operation, BackendTensor x, BackendTensor weight, WeightLayout layout, BackendTensor? bias, BackendTensor output,
+        MatMulEpilogue epilogue, string xParameter = "x")
+    {
+        var xt = F32(x, operation, xParameter);
+        var w = Weight(weight, operation, "weight");
+        var y = F32(output, operation, "output");
+        if (ReferenceEquals(xt, y)) throw Bad(operation, "output", $"may not alias {xParameter}");
+        int rows = checked((int)xt.Rows), k = checked((int)xt.Columns), n = checked((int)y.Columns);
+        if (w.Shape.Length != 2) throw Bad(operation, "weight", $"{w} is not two-dimensional");
+        var (wOut, wIn) = layout == WeightLayout.Linear ? (w.Rows, w.Columns) : (w.Columns, w.Rows);
+        if (wOut != n || wIn != k)
+            throw Bad(operation, "weight", $"{w} as {layout} maps {wIn} inputs to {wOut} outputs; {xParameter} is {xt} and output {y}");
+        // Shapes are checked in the layout asked for; the kernels read the memory as it is stored.
+        if (layout == WeightLayout.Conv1D && w.StoredTransposed) layout = WeightLayout.Linear;
+        ExpectShape(operation, "output", y, rows, n);
+        var b = bias is null ? null : Weight(bias, operation, "bias");
+        if (b is not null) ExpectElements(operation, "bias", b, n);
+        if (!Enum.IsDefined(epilogue)) throw Bad(operation, "epilogue", $"unknown epilogue {epilogue}");
+        return new ProductOperands(xt, w, y, b, rows, k, n, layout);
+    }
+
     public void MatMul(BackendTensor x, BackendTensor weight, WeightLayout layout, BackendTensor? bias, BackendTensor output,
         MatMulEpilogue epilogue = MatMulEpilogue.None)
     {
-        var xt = F32(x, "MatMul", "x");
-        var w = Weight(weight, "MatMul", "weight");
-        var y = F32(output, "MatMul", "output");
-        if (ReferenceEquals(xt, y)) throw Bad("MatMul", "output", "may not alias x");
-        int rows = checked((int)xt.Rows), k = checked((int)xt.Columns), n = checked((int)y.Columns);
-        if (w.Shape.Length != 2) throw Bad("MatMul", "weight", $"{w} is not two-dimensional");
-        var (wOut, wIn) = layout == WeightLayout.Linear ? (w.Rows, w.Columns) : (w.Columns, w.Rows);
-        if (wOut != n || wIn != k)
-            throw Bad("MatMul", "weight", $"{w} as {layout} maps {wIn} inputs to {wOut} outputs; x is {xt} and output {y}");
-        // Shapes are checked in the layout asked for; the kernels read the memory as it is stored.
-        if (layout == WeightLayout.Conv1D && w.StoredTransposed) layout = WeightLayout.Linear;
-        ExpectShape("MatMul", "output", y, rows, n);
-        var b = bias is null ? null : Weight(bias, "MatMul", "bias");
-        if (b is not null) ExpectElements("MatMul", "bias", b, n);
-        if (!Enum.IsDefined(epilogue)) throw Bad("MatMul", "epilogue", $"unknown epilogue {epilogue}");
+        var (xt, w, y, b, rows, k, n, storedLayout) = Product("MatMul", x, weight, layout, bias, output, epilogue);
+        layout = storedLayout;
 
         var path = ForcedMatMulPath ?? (rows <= GemvMaxRows ? CudaMatMulPath.Gemv : _cublas is not null ? CudaMatMulPath.Cublas : CudaMatMulPath.Gemm);
         if (path == CudaMatMulPath.Cublas && _cublas is null) path = CudaMatMulPath.Gemm;
@@ -404,6 +438,57 @@ public sealed class CudaBackend : IComputeBackend
         if (biasLater) AddBias(y, b!);
         if (geluLater) Launch(_gelu.Plain, Blocks(y.ElementCount), Threads, y.Pointer, y.Pointer, (ulong)y.ElementCount);
     }
+
+    /// <summary>
+    /// One launch (nnl_norm_gemv_*, kernels/gemv_norm.cu) where the product would be a GEMV over memory
+    /// in nn.Linear's layout (Linear, or Conv1D stored transposed: resident GPT-2) in a variant that has
+    /// a fused entry (OneRow, FourRows, BlockFourRows: those <see cref="ChooseGemv"/> picks) with at most
+    /// <see cref="NormGemvMaxRows"/> rows that fit <see cref="NormGemvMaxSharedBytes"/>, the norm's
+    /// weights and the bias of the weight's type, and an output apart from x (every block reads all of
+    /// x while others write). Otherwise <see cref="LayerNorm"/> or <see cref="RmsNorm"/> into normOutput,
+    /// then <see cref="MatMul"/>. The fused launch leaves normOutput untouched.
+    /// </summary>
+    public void NormMatMul(BackendTensor x, RowNorm norm, BackendTensor normOutput, BackendTensor weight, WeightLayout layout, BackendTensor? bias,
+        BackendTensor output, MatMulEpilogue epilogue = MatMulEpilogue.None)
+    {
+        const string operation = "NormMatMul";
+        norm.Validate(operation);
+        var xt = F32(x, operation, "x");
+        var nw = Weight(norm.Weight, operation, "norm weight");
+        ExpectElements(operation, "norm weight", nw, xt.Columns);
+        var nb = norm.Bias is null ? null : Weight(norm.Bias, operation, "norm bias");
+        if (nb is not null) ExpectElements(operation, "norm bias", nb, xt.Columns);
+        var scratch = F32(normOutput, operation, "normOutput");
+        ExpectShape(operation, "normOutput", scratch, xt.Rows, xt.Columns);
+        var p = Product(operation, scratch, weight, layout, bias, output, epilogue, "normOutput");
+
+        var variant = ForcedGemvVariant ?? ChooseGemv(p.N, p.K);
+        bool fuse = FuseNormIntoGemv
+            && _normGemv[(int)variant] is not null
+            && p.Rows <= NormGemvMaxRows
+            && (ForcedMatMulPath ?? CudaMatMulPath.Gemv) == CudaMatMulPath.Gemv
+            && p.Layout == WeightLayout.Linear
+            && nw.DType == p.W.DType && (nb is null || nb.DType == p.W.DType)
+            && (p.B is null || p.B.DType == p.W.DType)
+            && (long)p.Rows * p.K * sizeof(float) <= NormGemvMaxSharedBytes
+            && !Overlap(xt, p.Y);
+        if (!fuse)
+        {
+            if (norm.Kind == NormKind.LayerNorm) LayerNorm(x, norm.Weight, norm.Bias, norm.Epsilon, normOutput);
+            else RmsNorm(x, norm.Weight, norm.Epsilon, normOutput);
+            MatMul(normOutput, weight, layout, bias, output, epilogue);
+            return;
+        }
+        int rowsPerBlock = GemvRowsPerBlock(variant);
+        LaunchWithSharedMemory(_normGemv[(int)variant]!.For(p.W.DType), ((uint)Math.Min((p.N + rowsPerBlock - 1) / rowsPerBlock, 1 << 20), 1, 1),
+            (GemvThreads(variant, p.K, p.W.DType), 1, 1), (uint)(p.Rows * p.K * sizeof(float)),
+            p.W.Pointer, xt.Pointer, nw.Pointer, nb?.Pointer ?? 0UL, p.B?.Pointer ?? 0UL, p.Y.Pointer,
+            p.N, p.K, p.Rows, norm.Kind == NormKind.LayerNorm ? 0 : 1, norm.Epsilon, (int)epilogue);
+    }
+
+    /// <summary>Whether two tensors' memory overlaps.</summary>
+    private static bool Overlap(CudaTensor a, CudaTensor b) =>
+        a.Pointer < b.Pointer + (ulong)b.ByteCount && b.Pointer < a.Pointer + (ulong)a.ByteCount;
 
     public BackendTensor ColumnView(BackendTensor source, long columnOffset, long columns)
     {
@@ -701,11 +786,15 @@ public sealed class CudaBackend : IComputeBackend
     private void Launch(CudaKernel kernel, uint grid, uint block, params ReadOnlySpan<KernelArg> args) =>
         Launch(kernel, (grid, 1, 1), (block, 1, 1), args);
 
-    private void Launch(CudaKernel kernel, (uint, uint, uint) grid, (uint, uint, uint) block, params ReadOnlySpan<KernelArg> args)
+    private void Launch(CudaKernel kernel, (uint, uint, uint) grid, (uint, uint, uint) block, params ReadOnlySpan<KernelArg> args) =>
+        LaunchWithSharedMemory(kernel, grid, block, 0, args);
+
+    /// <param name="sharedBytes">Dynamic shared memory of each block (at most 48 KB: no kernel opts in to more).</param>
+    private void LaunchWithSharedMemory(CudaKernel kernel, (uint, uint, uint) grid, (uint, uint, uint) block, uint sharedBytes, params ReadOnlySpan<KernelArg> args)
     {
         Launches++;
-        if (_graphStep is { IsRecording: true } step) step.Record(kernel, grid, block, 0, args);
-        else kernel.Launch(_stream, grid, block, 0, args);
+        if (_graphStep is { IsRecording: true } step) step.Record(kernel, grid, block, sharedBytes, args);
+        else kernel.Launch(_stream, grid, block, sharedBytes, args);
     }
 
     /// <summary>Output rows each block of a GEMV variant owns (warp variants: 8 warps of 256 threads).</summary>
