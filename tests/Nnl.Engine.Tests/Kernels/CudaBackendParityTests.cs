@@ -117,7 +117,8 @@ public class CudaBackendParityTests
     }
 
     /// <summary>Prefill of two prompts (slots 1 and 0, interleaved) then decode steps, on both backends.</summary>
-    private static void Compare(Weights weights, int vocab, int kvWidth, Func<IComputeBackend, Dictionary<string, BackendTensor>, KvCache, BackendBatch, BackendTensor, float[]> block, string what)
+    private static void Compare(Weights weights, int vocab, int kvWidth, Func<IComputeBackend, Dictionary<string, BackendTensor>, KvCache, BackendBatch, BackendTensor, float[]> block, string what,
+        bool fuseNorm = false)
     {
         var rng = new Random(61);
         var steps = new List<TokenBatch>
@@ -129,7 +130,7 @@ public class CudaBackendParityTests
             steps.Add(new TokenBatch([rng.Next(vocab), rng.Next(vocab)], [7 + s, 4 + s], [1, 0], [0, 1]));
 
         using var cpu = new CpuBackend();
-        using var gpu = new CudaBackend(Gpu.Context);
+        using var gpu = new CudaBackend(Gpu.Context) { FuseNormIntoGemv = fuseNorm };
         var results = new List<float[]>[] { new(), new() };
         var backends = new IComputeBackend[] { cpu, gpu };
         for (int b = 0; b < 2; b++)
@@ -174,11 +175,12 @@ public class CudaBackendParityTests
 
     /// <summary>With the matrices stored as nn.Linear on the GPU, decode's LayerNorms run inside the qkv and fc GEMVs (NormMatMul fused).</summary>
     [GpuTheory]
-    [InlineData(KernelDType.F16, false)]
-    [InlineData(KernelDType.F32, false)]
-    [InlineData(KernelDType.F16, true)]
-    [InlineData(KernelDType.BF16, true)]
-    public void Gpt2BlockMatchesTheCpuBackend(KernelDType type, bool storedAsLinear)
+    [InlineData(KernelDType.F16, false, false)]
+    [InlineData(KernelDType.F32, false, false)]
+    [InlineData(KernelDType.F16, true, false)]
+    [InlineData(KernelDType.F16, true, true)]
+    [InlineData(KernelDType.BF16, true, true)]
+    public void Gpt2BlockMatchesTheCpuBackend(KernelDType type, bool storedAsLinear, bool fuseNorm)
     {
         int dim = 80, heads = 5, vocab = 43;
         var w = new Weights(new Random(71), type);
@@ -194,6 +196,7 @@ public class CudaBackendParityTests
         w.Add("c_proj2", 0.1, 4 * dim, dim);
         w.Add("c_proj2_b", 0.2, dim);
         if (storedAsLinear) w.StoredTransposedOnGpu.UnionWith(["c_attn", "c_proj", "c_fc", "c_proj2"]);
-        Compare(w, vocab, dim, (be, ws, c, b, x) => Gpt2(be, ws, c, b, x, dim, heads), $"GPT-2 {type}{(storedAsLinear ? " stored as Linear" : "")}");
+        Compare(w, vocab, dim, (be, ws, c, b, x) => Gpt2(be, ws, c, b, x, dim, heads),
+            $"GPT-2 {type}{(storedAsLinear ? " stored as Linear" : "")}{(fuseNorm ? ", norms fused" : "")}", fuseNorm);
     }
 }

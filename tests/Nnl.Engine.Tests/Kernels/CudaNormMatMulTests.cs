@@ -35,6 +35,7 @@ public class CudaNormMatMulTests
     public void TheFusedKernelsMatchTheReference(int nOut, int k)
     {
         using var h = new GpuHarness();
+        h.Backend.FuseNormIntoGemv = true; // off by default (slower in a decode step); these tests are about it
         var rng = new Random(HashCode.Combine(nOut, k, 61));
         foreach (var type in GpuHarness.AllTypes)
         {
@@ -75,6 +76,7 @@ public class CudaNormMatMulTests
     {
         const int k = 1600;
         using var h = new GpuHarness();
+        h.Backend.FuseNormIntoGemv = true; // off by default (slower in a decode step); these tests are about it
         var rng = new Random(HashCode.Combine(nOut, 67));
         var p = Parameters.Draw(h, rng, KernelDType.F16, nOut, k);
         var conv1d = p.Conv1DStoredTransposed(h);
@@ -101,6 +103,7 @@ public class CudaNormMatMulTests
     public void WhatIsNotFusedIsComposedWithTheSameResult()
     {
         using var h = new GpuHarness();
+        h.Backend.FuseNormIntoGemv = true; // off by default (slower in a decode step); these tests are about it
         var rng = new Random(71);
         var be = h.Backend;
 
@@ -154,6 +157,7 @@ public class CudaNormMatMulTests
     public void BadOperandsAreRejectedInNormMatMulsName()
     {
         using var h = new GpuHarness();
+        h.Backend.FuseNormIntoGemv = true; // off by default (slower in a decode step); these tests are about it
         var rng = new Random(73);
         var p = Parameters.Draw(h, rng, KernelDType.F16, 8, 16);
         var xt = h.Activation("x", OffsetRows(rng, 2, 16), 2, 16);

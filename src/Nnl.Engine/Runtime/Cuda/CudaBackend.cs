@@ -167,11 +167,15 @@ public sealed class CudaBackend : IComputeBackend
     public CudaGemvVariant? ForcedGemvVariant { get; set; }
 
     /// <summary>
-    /// Whether <see cref="NormMatMul"/> normalises inside the GEMV where it can (default); false composes
-    /// the norm and the product as two launches everywhere (tests and benchmarks compare the two;
-    /// the NNL_NO_NORM_FUSION environment variable, any value, makes false the default).
+    /// Whether <see cref="NormMatMul"/> normalises inside the GEMV where it can; false (the default)
+    /// composes the norm and the product as two launches. Measured on the H200 (2026-11-21, `nnl
+    /// bench` GPT-2-XL resident, same run): fused 2.51 / 2.56 ms a token, fused without the L2
+    /// prefetch 2.38 / 2.44, composed 2.18 / 2.18: every block of the product normalises the row
+    /// before it streams a weight, which costs more than one LayerNorm launch that programmatic
+    /// launch already overlaps. The NNL_NORM_FUSION environment variable (any value) makes true the
+    /// default; tests force both.
     /// </summary>
-    public bool FuseNormIntoGemv { get; set; } = Environment.GetEnvironmentVariable("NNL_NO_NORM_FUSION") is null;
+    public bool FuseNormIntoGemv { get; set; } = Environment.GetEnvironmentVariable("NNL_NORM_FUSION") is not null;
 
     /// <summary>Blocks per SM the Conv1D GEMV aims for when it splits k (benchmarks vary it).</summary>
     /// <remarks>Two beat one, four and eight on GPT-2-XL's matrices (H200, docs/performance.md).</remarks>
