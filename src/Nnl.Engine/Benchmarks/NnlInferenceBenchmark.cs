@@ -65,4 +65,11 @@ public sealed record NnlInferenceBenchmark
 
     /// <summary>Steps that fell back to launching kernels one by one (something other than a kernel ran inside the step).</summary>
     public long? CudaGraphFallbacks { get; init; }
+
+    /// <summary>
+    /// Host time per graph step from its begin to its end (recording the launches, updating and
+    /// launching the segments), over the whole point: close to DecodeMillisecondsPerTokenMedian
+    /// means the GPU waits for the host.
+    /// </summary>
+    public double? CudaGraphHostMillisecondsPerStep { get; init; }
 }

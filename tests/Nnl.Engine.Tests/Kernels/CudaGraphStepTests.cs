@@ -68,6 +68,8 @@ public class CudaGraphStepTests
         var s = be.GraphStatistics;
         Assert.Equal((1L, 1L, 0L, 2, 2), (s.Replays, s.Rebuilds, s.Fallbacks, s.LastNodeCount, s.LastUpdatedNodes));
         Assert.True(be.HasCachedGraph);
+        Assert.True(s.HostMilliseconds > 0, "the step's host time was not counted");
+        double hostAfterFirst = s.HostMilliseconds;
 
         // 2: new input values, same pointers: the graph replays untouched and sees the new values.
         cv = Random(rng);
@@ -79,6 +81,7 @@ public class CudaGraphStepTests
         Assert.Equal(Sum(av, bv, cv), h.Download(z));
         s = be.GraphStatistics;
         Assert.Equal((2L, 1L, 0), (s.Replays, s.Rebuilds, s.LastUpdatedNodes));
+        Assert.True(s.HostMilliseconds > hostAfterFirst, "host time is summed over the steps");
 
         // 3: the second node reads d instead of c: one node updated in place.
         be.BeginGraphStep();

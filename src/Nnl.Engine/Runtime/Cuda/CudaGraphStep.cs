@@ -11,8 +11,12 @@ namespace Nnl.Engine.Runtime.Cuda;
 /// <param name="LastNodeCount">Kernel nodes of the last replayed step.</param>
 /// <param name="LastUpdatedNodes">Nodes the last replay changed (all of them after a rebuild).</param>
 /// <param name="LastFallbackReason">What made the last fallback, or null.</param>
+/// <param name="HostMilliseconds">
+/// Host time from each step's begin to its end (recording, graph updates and launches), summed over
+/// all steps: per step, next to the time a step takes, it tells whether the GPU waits for the host.
+/// </param>
 public sealed record NnlCudaGraphStatistics(long Replays, long NodeUpdates, long Rebuilds, long Fallbacks,
-    int LastNodeCount, int LastUpdatedNodes, string? LastFallbackReason);
+    int LastNodeCount, int LastUpdatedNodes, string? LastFallbackReason, double HostMilliseconds = 0);
 
 /// <summary>
 /// Records a step's kernel launches and replays them as CUDA graphs, one per segment: the caller
@@ -57,6 +61,7 @@ internal sealed class CudaGraphStep : IDisposable
     private long _replays, _nodeUpdates, _rebuilds, _fallbacks;
     private int _lastNodeCount, _lastUpdated;
     private string? _lastFallbackReason;
+    private long _stepStartTicks, _hostTicks;
 
     public CudaGraphStep(CudaContext context)
     {
@@ -81,7 +86,8 @@ internal sealed class CudaGraphStep : IDisposable
     public bool HasGraph => _segments.Any(g => g.Exec is not null);
 
     public NnlCudaGraphStatistics Statistics =>
-        new(_replays, _nodeUpdates, _rebuilds, _fallbacks, _lastNodeCount, _lastUpdated, _lastFallbackReason);
+        new(_replays, _nodeUpdates, _rebuilds, _fallbacks, _lastNodeCount, _lastUpdated, _lastFallbackReason,
+            _hostTicks * 1000.0 / System.Diagnostics.Stopwatch.Frequency);
 
     public void Begin()
     {
@@ -90,6 +96,7 @@ internal sealed class CudaGraphStep : IDisposable
         _segment = 0;
         _stepNodes = _stepUpdated = 0;
         _state = State.Recording;
+        _stepStartTicks = System.Diagnostics.Stopwatch.GetTimestamp();
     }
 
     public void Record(CudaKernel kernel, (uint, uint, uint) grid, (uint, uint, uint) block, uint sharedBytes, ReadOnlySpan<KernelArg> args) =>
@@ -149,6 +156,7 @@ internal sealed class CudaGraphStep : IDisposable
             finally { _state = State.Idle; }
         }
         _state = State.Idle;
+        _hostTicks += System.Diagnostics.Stopwatch.GetTimestamp() - _stepStartTicks;
         // A step that fell back counts as a fallback even if its first segments ran as graphs.
         if (!recorded || _stepNodes == 0) return;
         _replays++;
