@@ -181,7 +181,7 @@ public static class InferenceBenchmark
             CudaGraphReplays = graphs?.Replays,
             CudaGraphNodeUpdates = graphs?.NodeUpdates,
             CudaGraphFallbacks = graphs?.Fallbacks,
-            CudaGraphHostMillisecondsPerStep = graphs is { Replays: > 0 } g ? g.HostMilliseconds / (g.Replays + g.Fallbacks) : null,
+            CudaGraphHostMillisecondsPerStep = graphs is { Replays: > 0 } g ? g.LastHostMilliseconds : null,
         };
     }
 }

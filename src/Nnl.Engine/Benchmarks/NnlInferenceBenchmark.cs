@@ -67,9 +67,9 @@ public sealed record NnlInferenceBenchmark
     public long? CudaGraphFallbacks { get; init; }
 
     /// <summary>
-    /// Host time per graph step from its begin to its end (recording the launches, updating and
-    /// launching the segments), over the whole point: close to DecodeMillisecondsPerTokenMedian
-    /// means the GPU waits for the host.
+    /// Host time of the point's last graph step from its begin to its end (recording the launches,
+    /// updating and launching the segments): close to DecodeMillisecondsPerTokenMedian means the GPU
+    /// waits for the host; well below it, the GPU is the limit.
     /// </summary>
     public double? CudaGraphHostMillisecondsPerStep { get; init; }
 }

@@ -68,7 +68,7 @@ public class CudaGraphStepTests
         var s = be.GraphStatistics;
         Assert.Equal((1L, 1L, 0L, 2, 2), (s.Replays, s.Rebuilds, s.Fallbacks, s.LastNodeCount, s.LastUpdatedNodes));
         Assert.True(be.HasCachedGraph);
-        Assert.True(s.HostMilliseconds > 0, "the step's host time was not counted");
+        Assert.True(s.HostMilliseconds > 0 && s.LastHostMilliseconds == s.HostMilliseconds, "the step's host time was not counted");
         double hostAfterFirst = s.HostMilliseconds;
 
         // 2: new input values, same pointers: the graph replays untouched and sees the new values.
@@ -82,6 +82,7 @@ public class CudaGraphStepTests
         s = be.GraphStatistics;
         Assert.Equal((2L, 1L, 0), (s.Replays, s.Rebuilds, s.LastUpdatedNodes));
         Assert.True(s.HostMilliseconds > hostAfterFirst, "host time is summed over the steps");
+        Assert.True(s.LastHostMilliseconds > 0 && s.LastHostMilliseconds < s.HostMilliseconds, "the last step's host time is its own");
 
         // 3: the second node reads d instead of c: one node updated in place.
         be.BeginGraphStep();

@@ -13,10 +13,13 @@ namespace Nnl.Engine.Runtime.Cuda;
 /// <param name="LastFallbackReason">What made the last fallback, or null.</param>
 /// <param name="HostMilliseconds">
 /// Host time from each step's begin to its end (recording, graph updates and launches), summed over
-/// all steps: per step, next to the time a step takes, it tells whether the GPU waits for the host.
+/// all steps (the first ones build and instantiate graphs, so the mean is no steady state).
+/// </param>
+/// <param name="LastHostMilliseconds">
+/// The last step's host time: next to the time a step takes, it tells whether the GPU waits for the host.
 /// </param>
 public sealed record NnlCudaGraphStatistics(long Replays, long NodeUpdates, long Rebuilds, long Fallbacks,
-    int LastNodeCount, int LastUpdatedNodes, string? LastFallbackReason, double HostMilliseconds = 0);
+    int LastNodeCount, int LastUpdatedNodes, string? LastFallbackReason, double HostMilliseconds = 0, double LastHostMilliseconds = 0);
 
 /// <summary>
 /// Records a step's kernel launches and replays them as CUDA graphs, one per segment: the caller
@@ -61,7 +64,7 @@ internal sealed class CudaGraphStep : IDisposable
     private long _replays, _nodeUpdates, _rebuilds, _fallbacks;
     private int _lastNodeCount, _lastUpdated;
     private string? _lastFallbackReason;
-    private long _stepStartTicks, _hostTicks;
+    private long _stepStartTicks, _hostTicks, _lastHostTicks;
 
     public CudaGraphStep(CudaContext context)
     {
@@ -87,7 +90,7 @@ internal sealed class CudaGraphStep : IDisposable
 
     public NnlCudaGraphStatistics Statistics =>
         new(_replays, _nodeUpdates, _rebuilds, _fallbacks, _lastNodeCount, _lastUpdated, _lastFallbackReason,
-            _hostTicks * 1000.0 / System.Diagnostics.Stopwatch.Frequency);
+            _hostTicks * 1000.0 / System.Diagnostics.Stopwatch.Frequency, _lastHostTicks * 1000.0 / System.Diagnostics.Stopwatch.Frequency);
 
     public void Begin()
     {
@@ -156,7 +159,8 @@ internal sealed class CudaGraphStep : IDisposable
             finally { _state = State.Idle; }
         }
         _state = State.Idle;
-        _hostTicks += System.Diagnostics.Stopwatch.GetTimestamp() - _stepStartTicks;
+        _lastHostTicks = System.Diagnostics.Stopwatch.GetTimestamp() - _stepStartTicks;
+        _hostTicks += _lastHostTicks;
         // A step that fell back counts as a fallback even if its first segments ran as graphs.
         if (!recorded || _stepNodes == 0) return;
         _replays++;
