@@ -163,8 +163,13 @@ public sealed class CudaBackend : IComputeBackend
     /// <summary>Forces one matrix-product path for every call (tests); null = choose by rows.</summary>
     public CudaMatMulPath? ForcedMatMulPath { get; set; }
 
-    /// <summary>Forces one GEMV variant for nn.Linear products (tests, benchmarks); null = choose by shape.</summary>
-    public CudaGemvVariant? ForcedGemvVariant { get; set; }
+    /// <summary>
+    /// Forces one GEMV variant for nn.Linear products (tests, benchmarks); null = choose by shape.
+    /// The NNL_GEMV_VARIANT environment variable (a variant's name) sets it for every backend, to
+    /// compare variants in whole decode steps.
+    /// </summary>
+    public CudaGemvVariant? ForcedGemvVariant { get; set; } =
+        Enum.TryParse<CudaGemvVariant>(Environment.GetEnvironmentVariable("NNL_GEMV_VARIANT"), ignoreCase: true, out var forced) ? forced : null;
 
     /// <summary>
     /// Whether <see cref="NormMatMul"/> normalises inside the GEMV where it can; false (the default)
