@@ -836,13 +836,18 @@ public sealed class CudaBackend : IComputeBackend
     ///   leaves 200 blocks for 132 SMs, each lane with a long serial row, and FourRows only 400
     ///   warps (14.8 us); a block per four rows with k split over its threads, 64 registers, reads
     ///   [1600, 6400] in 8.5 us (OneRow 11.2) and [1600, 1600] in 4.6 (4.9);
-    /// - k ≥ 5120 (Llama-2-13B): four rows per warp, about 20 % faster than one (83 % of copy);
+    /// - k ≥ 5120 (Llama-2-13B): a block per two rows with k split over its threads. Four rows per
+    ///   warp were about 20 % faster than one, and a block per two rows faster again once kernels
+    ///   overlap under programmatic launch: in graphs attn_q [5120, 5120] 16.5 us against 19.3,
+    ///   ffn_up [13824, 5120] 37.8 against 40.9, ffn_down 39.3 against 40.2
+    ///   (CudaDecodeKernelTimingTests); the whole resident Llama-2-13B step 7.96 against
+    ///   8.33 ms (`nnl bench`, NNL_GEMV_VARIANT, same run);
     /// - GPT-2-XL's c_attn and c_fc [4800 or 6400, 1600]: four rows per warp, 5-8 % faster;
     /// - otherwise (lm_head [50257, 1600], Llama-2-7B's k = 4096) one row per warp.
     /// </summary>
     private static CudaGemvVariant ChooseGemv(int n, int k) =>
         n <= 2048 ? CudaGemvVariant.BlockFourRows
-        : k >= 5120 ? CudaGemvVariant.FourRows
+        : k >= 5120 ? CudaGemvVariant.BlockTwoRows
         : n is >= 4096 and <= 8192 && k <= 2048 ? CudaGemvVariant.FourRows
         : CudaGemvVariant.OneRow;
 
