@@ -21,6 +21,14 @@ public class CudaNormMatMulTests
     // As CudaMatMulTests: fp32 accumulation over k up to 6400; the normalised rows are fp32 too.
     private const double MaxNmse = 1e-9;
 
+    /// <summary>A harness whose backend fuses (off by default: slower in a decode step; these tests are about it).</summary>
+    private static GpuHarness Fusing()
+    {
+        var h = new GpuHarness();
+        h.Backend.FuseNormIntoGemv = true;
+        return h;
+    }
+
     private static readonly CudaGemvVariant?[] FusedVariants =
         [null, CudaGemvVariant.OneRow, CudaGemvVariant.FourRows, CudaGemvVariant.BlockFourRows];
 
@@ -34,8 +42,7 @@ public class CudaNormMatMulTests
     [MemberData(nameof(FusedShapes))]
     public void TheFusedKernelsMatchTheReference(int nOut, int k)
     {
-        using var h = new GpuHarness();
-        h.Backend.FuseNormIntoGemv = true; // off by default (slower in a decode step); these tests are about it
+        using var h = Fusing();
         var rng = new Random(HashCode.Combine(nOut, k, 61));
         foreach (var type in GpuHarness.AllTypes)
         {
@@ -75,8 +82,7 @@ public class CudaNormMatMulTests
     public void Gpt2XlShapesFuseAndMatchTheComposedPath(int nOut, MatMulEpilogue epilogue)
     {
         const int k = 1600;
-        using var h = new GpuHarness();
-        h.Backend.FuseNormIntoGemv = true; // off by default (slower in a decode step); these tests are about it
+        using var h = Fusing();
         var rng = new Random(HashCode.Combine(nOut, 67));
         var p = Parameters.Draw(h, rng, KernelDType.F16, nOut, k);
         var conv1d = p.Conv1DStoredTransposed(h);
@@ -102,8 +108,7 @@ public class CudaNormMatMulTests
     [GpuFact]
     public void WhatIsNotFusedIsComposedWithTheSameResult()
     {
-        using var h = new GpuHarness();
-        h.Backend.FuseNormIntoGemv = true; // off by default (slower in a decode step); these tests are about it
+        using var h = Fusing();
         var rng = new Random(71);
         var be = h.Backend;
 
@@ -156,8 +161,7 @@ public class CudaNormMatMulTests
     [GpuFact]
     public void BadOperandsAreRejectedInNormMatMulsName()
     {
-        using var h = new GpuHarness();
-        h.Backend.FuseNormIntoGemv = true; // off by default (slower in a decode step); these tests are about it
+        using var h = Fusing();
         var rng = new Random(73);
         var p = Parameters.Draw(h, rng, KernelDType.F16, 8, 16);
         var xt = h.Activation("x", OffsetRows(rng, 2, 16), 2, 16);
