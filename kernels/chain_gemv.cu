@@ -4,21 +4,25 @@
 // HBM idle between products (each kernel drains, the next ramps up); here every block, once its
 // rows of phase p are done, asks L2 for its rows of phase p+1 before it waits at the barrier, so
 // the next matrix streams in while the slowest blocks finish.
-// Launch: cooperative (every block resident), grid = SMs, block 512 threads, dynamic shared memory
-// max k * 4 bytes. barrier: one zero word, left at phases * gridDim.x (the host zeroes it before
+// Launch: cooperative (every block resident), grid = SMs, block 1024 threads, dynamic shared memory
+// max k * 4 bytes; n / grid at most CHAIN_MAX_ROWS. Row sums are shared-memory atomics: the
+// order of a row's additions varies from run to run (an experiment, not a deterministic kernel). barrier: one zero word, left at phases * gridDim.x (the host zeroes it before
 // each launch).
 #include "nnl_common.cuh"
 
+#define CHAIN_U 8             // 16-byte loads in flight per thread
+#define CHAIN_MAX_ROWS 1024   // rows a block owns in one phase (n / gridDim.x)
+
 // Phase p of the chain: weights w[p] fp16 [n[p], k[p]], input x[src[p]] (its first k[p] floats),
 // output x[dst[p]] (n[p] floats). Arrays of phases entries in device memory.
-extern "C" __global__ void __launch_bounds__(512, 1) nnl_chain_gemv_f16(
+extern "C" __global__ void __launch_bounds__(1024, 1) nnl_chain_gemv_f16(
     const nnl_half* const* w, const int* n, const int* k, float* const* x, const int* src, const int* dst,
     int phases, nnl_u32* barrier)
 {
     nnl_grid_begin();
     extern __shared__ float4 nnl_chain_x[];
     float* xs = (float*)nnl_chain_x;
-    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    __shared__ float row_sums[CHAIN_MAX_ROWS];
     for (int p = 0; p < phases; p++)
     {
         int np = n[p], kp = k[p];
@@ -28,34 +32,41 @@ extern "C" __global__ void __launch_bounds__(512, 1) nnl_chain_gemv_f16(
         __syncthreads();
         int r0 = (int)((long long)blockIdx.x * np / gridDim.x), r1 = (int)((long long)(blockIdx.x + 1) * np / gridDim.x);
         int vpr = kp / 8;
-        const nnl_half* wp = w[p];
-        float* y = x[dst[p]];
-        for (int row = r0 + warp; row < r1; row += warps)
+        // The block's rows are one contiguous run of 16-byte vectors: thread t takes vectors t,
+        // t + blockDim, ... (coalesced, the block's share to within one vector per thread), CHAIN_U
+        // loads in flight, and adds each vector's dot product into its row's sum in shared memory.
+        for (int r = threadIdx.x; r < r1 - r0; r += blockDim.x) row_sums[r] = 0.0f;
+        __syncthreads();
+        const uint4* wr = (const uint4*)(w[p] + (size_t)r0 * kp);
+        int total = (r1 - r0) * vpr;
+        for (int base = 0; base < total; base += blockDim.x * CHAIN_U)
         {
-            const uint4* wr = (const uint4*)(wp + (size_t)row * kp);
-            float acc = 0.0f;
-            for (int v0 = 0; v0 < vpr; v0 += 32 * 4)
+            uint4 q[CHAIN_U];
+#pragma unroll
+            for (int u = 0; u < CHAIN_U; u++)
             {
-                uint4 q[4];
+                int i = base + threadIdx.x + u * blockDim.x;
+                if (i < total) q[u] = nnl_load_stream(wr + i);
+            }
 #pragma unroll
-                for (int u = 0; u < 4; u++)
-                    if (v0 + lane + 32 * u < vpr) q[u] = nnl_load_stream(wr + v0 + lane + 32 * u);
-#pragma unroll
-                for (int u = 0; u < 4; u++)
+            for (int u = 0; u < CHAIN_U; u++)
+            {
+                int i = base + threadIdx.x + u * blockDim.x;
+                if (i < total)
                 {
-                    int v = v0 + lane + 32 * u;
-                    if (v < vpr)
-                    {
-                        float f[8];
-                        nnl_vec<nnl_f16_t>::unpack(q[u], f);
+                    int row = i / vpr, v = i - row * vpr;
+                    float f[8];
+                    nnl_vec<nnl_f16_t>::unpack(q[u], f);
+                    float d = 0.0f;
 #pragma unroll
-                        for (int e = 0; e < 8; e++) acc += f[e] * xs[v * 8 + e];
-                    }
+                    for (int e = 0; e < 8; e++) d += f[e] * xs[v * 8 + e];
+                    atomicAdd(row_sums + row, d);
                 }
             }
-            acc = nnl_warp_sum(acc);
-            if (lane == 0) y[row] = acc;
         }
+        __syncthreads();
+        float* y = x[dst[p]];
+        for (int r = threadIdx.x; r < r1 - r0; r += blockDim.x) y[r0 + r] = row_sums[r];
         if (p + 1 == phases) break;
         // This block's rows of the next phase, into L2 while the others finish this one.
         {

@@ -86,7 +86,7 @@ public class CudaChainGemvTests
             var kernel = KernelLibrary.Kernel(be.Context, "chain_gemv", "nnl_chain_gemv_f16");
             CudaCopy.Fill(Barrier.Pointer, 0, sizeof(uint), be.Stream);
             int sms = CudaDriver.Attribute(CudaDriver.GetDevice(be.Context.Ordinal), CudaDeviceAttribute.MultiprocessorCount);
-            kernel.LaunchCooperative(be.Stream, (uint)sms, 512, 6400 * sizeof(float),
+            kernel.LaunchCooperative(be.Stream, (uint)sms, 1024, 6400 * sizeof(float),
                 W.Pointer, N.Pointer, K.Pointer, X.Pointer, Src.Pointer, Dst.Pointer, Phases, Barrier.Pointer);
         }
 
