@@ -5,7 +5,7 @@
 // rows of phase p are done, asks L2 for its rows of phase p+1 before it waits at the barrier, so
 // the next matrix streams in while the slowest blocks finish.
 // Launch: cooperative (every block resident), grid = SMs, block 1024 threads, dynamic shared memory
-// max k * 4 bytes; n / grid at most CHAIN_MAX_ROWS. Row sums are shared-memory atomics: the
+// max k * 4 bytes; n / grid at most CHAIN_MAX_ROWS; k at least 256 (a row of 32 vectors or more). Row sums are shared-memory atomics: the
 // order of a row's additions varies from run to run (an experiment, not a deterministic kernel). barrier: one zero word, left at phases * gridDim.x (the host zeroes it before
 // each launch).
 #include "nnl_common.cuh"
@@ -52,15 +52,25 @@ extern "C" __global__ void __launch_bounds__(1024, 1) nnl_chain_gemv_f16(
             for (int u = 0; u < CHAIN_U; u++)
             {
                 int i = base + threadIdx.x + u * blockDim.x;
+                int row = i / vpr;
+                float d = 0.0f;
                 if (i < total)
                 {
-                    int row = i / vpr, v = i - row * vpr;
+                    int v = i - row * vpr;
                     float f[8];
                     nnl_vec<nnl_f16_t>::unpack(q[u], f);
-                    float d = 0.0f;
 #pragma unroll
                     for (int e = 0; e < 8; e++) d += f[e] * xs[v * 8 + e];
-                    atomicAdd(row_sums + row, d);
+                }
+                // A warp's 32 consecutive vectors lie in at most two rows (rows of 32 vectors or
+                // more): sum each row's share across the warp, one shared-memory add per row.
+                int first = __shfl_sync(0xffffffffu, row, 0);
+                float mine = nnl_warp_sum(row == first ? d : 0.0f);
+                float next = nnl_warp_sum(row != first ? d : 0.0f);
+                if ((threadIdx.x & 31) == 0)
+                {
+                    if (first < r1 - r0) atomicAdd(row_sums + first, mine);
+                    if (first + 1 < r1 - r0 && next != 0.0f) atomicAdd(row_sums + first + 1, next);
                 }
             }
         }
