@@ -92,8 +92,6 @@ internal static unsafe partial class CudaApi
     [LibraryImport(Lib)] public static partial int cuFuncSetAttribute(IntPtr function, int attribute, int value);
     [LibraryImport(Lib)] public static partial int cuLaunchKernel(IntPtr function, uint gridX, uint gridY, uint gridZ,
         uint blockX, uint blockY, uint blockZ, uint sharedMemoryBytes, IntPtr stream, void** parameters, void** extra);
-    [LibraryImport(Lib)] public static partial int cuLaunchCooperativeKernel(IntPtr function, uint gridX, uint gridY, uint gridZ,
-        uint blockX, uint blockY, uint blockZ, uint sharedMemoryBytes, IntPtr stream, void** parameters);
 
     // Graphs of kernel nodes. The unversioned exports take CUDA_KERNEL_NODE_PARAMS v1 (cuda.h maps the
     // plain names to _v2, which appends a CUkernel and a CUcontext, since CUDA 12); v1 works on 11.4+.

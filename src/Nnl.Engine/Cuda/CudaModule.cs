@@ -115,23 +115,4 @@ public sealed unsafe class CudaKernel
 
     public void Launch(CudaStream stream, uint gridX, uint blockX, uint sharedBytes, params ReadOnlySpan<KernelArg> args) =>
         Launch(stream, (gridX, 1, 1), (blockX, 1, 1), sharedBytes, args);
-
-    /// <summary>
-    /// Queues the kernel as a cooperative launch: the driver starts every block at once or fails
-    /// (CUDA_ERROR_COOPERATIVE_LAUNCH_TOO_LARGE), so blocks may wait for each other (grid barriers).
-    /// </summary>
-    public void LaunchCooperative(CudaStream stream, uint gridX, uint blockX, uint sharedBytes, params ReadOnlySpan<KernelArg> args)
-    {
-        if (args.Length > MaxArgs) throw new NnlArgumentException(nameof(args), $"kernel {Name}: {args.Length} arguments, at most {MaxArgs}");
-        ulong* slots = stackalloc ulong[MaxArgs];
-        void** pointers = stackalloc void*[MaxArgs];
-        for (int i = 0; i < args.Length; i++)
-        {
-            slots[i] = args[i].Bits;
-            pointers[i] = &slots[i];
-        }
-        stream.Context.MakeCurrent();
-        int rc = CudaApi.cuLaunchCooperativeKernel(Handle, gridX, 1, 1, blockX, 1, 1, sharedBytes, stream.Handle, pointers);
-        if (rc != 0) throw CudaCheck.Exception(rc, "cuLaunchCooperativeKernel", $"kernel {Name} grid {gridX} block {blockX} shared {sharedBytes}");
-    }
 }

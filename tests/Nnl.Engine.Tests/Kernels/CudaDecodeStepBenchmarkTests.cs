@@ -67,7 +67,7 @@ public class CudaDecodeStepBenchmarkTests
         public BackendTensor Weight(string name, float scale, params long[] shape) => Tensor(name, TensorDType.F16, scale, true, shape);
     }
 
-    internal static void Fill(CudaBackend be, CudaTensor t, uint seed, float scale) =>
+    private static void Fill(CudaBackend be, CudaTensor t, uint seed, float scale) =>
         KernelLibrary.Kernel(be.Context, "random", t.DType switch { TensorDType.F16 => "nnl_fill_uniform_f16", TensorDType.BF16 => "nnl_fill_uniform_bf16", _ => "nnl_fill_uniform_f32" })
             .Launch(be.Stream, 1024, 256, 0, t.Pointer, (ulong)t.ElementCount, seed, scale);
 
@@ -337,7 +337,7 @@ public class CudaDecodeStepBenchmarkTests
     }
 
     /// <summary>Median GPU time (events) and host time to queue the work, after one warm-up.</summary>
-    internal static (float GpuMs, double HostMs) Median(CudaStream stream, int repetitions, Action work)
+    private static (float GpuMs, double HostMs) Median(CudaStream stream, int repetitions, Action work)
     {
         var ctx = stream.Context;
         using var start = new CudaEvent(ctx);
