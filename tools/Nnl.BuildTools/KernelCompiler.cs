@@ -83,13 +83,14 @@ public static class KernelCompiler
     /// </summary>
     public static string RaiseTarget(string ptx, string name)
     {
-        var version = Regex.Match(ptx, @"^\.version (\d+)\.(\d+)\s*$", RegexOptions.Multiline);
-        var target = Regex.Match(ptx, @"^\.target sm_80\s*$", RegexOptions.Multiline);
-        if (!version.Success || !target.Success)
+        var version = VersionLine.Match(ptx);
+        if (!version.Success || !Sm80TargetLine.IsMatch(ptx))
             throw new NnlArgumentException("ptx", $"{name}: the PTX header has no '.version' or no '.target sm_80' line to raise for sm_90");
         var found = new Version(int.Parse(version.Groups[1].Value), int.Parse(version.Groups[2].Value));
-        string raised = found >= GridDependencyIsa ? version.Value.TrimEnd() : $".version {GridDependencyIsa.Major}.{GridDependencyIsa.Minor}";
-        return ptx[..version.Index] + raised + ptx[(version.Index + version.Value.TrimEnd().Length)..target.Index]
-            + ".target sm_90" + ptx[(target.Index + target.Value.TrimEnd().Length)..];
+        ptx = Sm80TargetLine.Replace(ptx, ".target sm_90", 1);
+        return found >= GridDependencyIsa ? ptx : VersionLine.Replace(ptx, $".version {GridDependencyIsa.Major}.{GridDependencyIsa.Minor}", 1);
     }
+
+    private static readonly Regex VersionLine = new(@"^\.version (\d+)\.(\d+)(?=\s*$)", RegexOptions.Multiline);
+    private static readonly Regex Sm80TargetLine = new(@"^\.target sm_80(?=\s*$)", RegexOptions.Multiline);
 }
