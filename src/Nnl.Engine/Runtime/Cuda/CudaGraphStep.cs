@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Nnl.Engine.Cuda;
 
@@ -55,7 +56,7 @@ internal sealed class CudaGraphStep : IDisposable
     }
 
     private readonly CudaContext _context;
-    private readonly bool _programmatic;
+    private readonly bool _programmatic;       // consecutive kernels of a segment joined by programmatic edges (the sm90 kernel set)
     private readonly List<Segment> _segments = new();
     private LaunchRecord _recording = new();
     private int _segment;                      // index of the segment being recorded
@@ -72,13 +73,6 @@ internal sealed class CudaGraphStep : IDisposable
         _programmatic = KernelLibrary.UsesGridDependency(context);
     }
 
-    /// <summary>
-    /// True when consecutive kernels of a segment are joined by programmatic edges: each starts
-    /// (launches, prefetches its weights into L2) while the one before drains, and waits inside
-    /// for it. The context's kernels must be the sm90 set (<see cref="KernelLibrary.UsesGridDependency"/>).
-    /// </summary>
-    public bool ProgrammaticEdges => _programmatic;
-
     /// <summary>True between <see cref="Begin"/> and the end of the step, unless it fell back.</summary>
     public bool IsRecording => _state == State.Recording;
 
@@ -90,7 +84,7 @@ internal sealed class CudaGraphStep : IDisposable
 
     public NnlCudaGraphStatistics Statistics =>
         new(_replays, _nodeUpdates, _rebuilds, _fallbacks, _lastNodeCount, _lastUpdated, _lastFallbackReason,
-            _hostTicks * 1000.0 / System.Diagnostics.Stopwatch.Frequency, _lastHostTicks * 1000.0 / System.Diagnostics.Stopwatch.Frequency);
+            _hostTicks * 1000.0 / Stopwatch.Frequency, _lastHostTicks * 1000.0 / Stopwatch.Frequency);
 
     public void Begin()
     {
@@ -99,7 +93,7 @@ internal sealed class CudaGraphStep : IDisposable
         _segment = 0;
         _stepNodes = _stepUpdated = 0;
         _state = State.Recording;
-        _stepStartTicks = System.Diagnostics.Stopwatch.GetTimestamp();
+        _stepStartTicks = Stopwatch.GetTimestamp();
     }
 
     public void Record(CudaKernel kernel, (uint, uint, uint) grid, (uint, uint, uint) block, uint sharedBytes, ReadOnlySpan<KernelArg> args) =>
@@ -159,7 +153,7 @@ internal sealed class CudaGraphStep : IDisposable
             finally { _state = State.Idle; }
         }
         _state = State.Idle;
-        _lastHostTicks = System.Diagnostics.Stopwatch.GetTimestamp() - _stepStartTicks;
+        _lastHostTicks = Stopwatch.GetTimestamp() - _stepStartTicks;
         _hostTicks += _lastHostTicks;
         // A step that fell back counts as a fallback even if its first segments ran as graphs.
         if (!recorded || _stepNodes == 0) return;
