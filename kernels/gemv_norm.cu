@@ -143,7 +143,8 @@ __device__ __forceinline__ void nnl_norm_gemv_tiled(
 {
     typedef typename nnl_type<T>::storage S;
     // The weights stream into L2 while this block normalises (and, with programmatic dependent
-    // launch, while the kernel before still runs): always, not only in the sm90 set as nnl_gemv_tiled.
+    // launch, while the kernel before still runs). The plain GEMV (nnl_gemv_tiled) has no norm to
+    // hide a prefetch behind and does without (nnl_common.cuh says what it cost).
     nnl_gemv_prefetch_rows<T, R, BLOCK>(w_, n_out, k);
     nnl_grid_begin();
     float* xs = (float*)nnl_norm_gemv_rows;
@@ -157,7 +158,8 @@ __device__ __forceinline__ void nnl_norm_gemv_tiled(
 #define NNL_NORM_GEMV_ARGS (w, x, norm_weight, norm_bias, bias, y, n_out, k, n_tok, norm, eps, epilogue)
 
 // nnl_norm_gemv_* fuses nnl_gemv_* (same R, U and launch). Only the variants the backend chooses
-// (CudaBackend.ChooseGemv) have one; the PTX of each is large and the module is JIT-compiled whole.
+// for k below 5120 (CudaBackend.ChooseGemv; GPT-2's norms) have one; the PTX of each is large and
+// the module is JIT-compiled whole.
 #define NNL_NORM_GEMV_VARIANT(name, R, U)                                                         \
     template <typename T>                                                                         \
     __device__ __forceinline__ void name##_impl NNL_NORM_GEMV_PARAMS                              \

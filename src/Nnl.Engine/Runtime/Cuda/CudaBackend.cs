@@ -116,7 +116,7 @@ public sealed class CudaBackend : IComputeBackend
             new(context, "gemv", "nnl_gemv_r2"), new(context, "gemv", "nnl_gemv_r4"), new(context, "gemv", "nnl_gemv_r4u4"),
             new(context, "gemv", "nnl_gemv_b2"), new(context, "gemv", "nnl_gemv_b4"),
         };
-        // The variants ChooseGemv picks, with the norm fused in front (NormMatMul), by CudaGemvVariant.
+        // The variants ChooseGemv picks for k below 5120, with the norm fused in front (NormMatMul), by CudaGemvVariant.
         _normGemv = new KernelHandle?[_gemv.Length];
         _normGemv[(int)CudaGemvVariant.OneRow] = new(context, "gemv_norm", "nnl_norm_gemv");
         _normGemv[(int)CudaGemvVariant.FourRows] = new(context, "gemv_norm", "nnl_norm_gemv_r4");
@@ -451,7 +451,7 @@ public sealed class CudaBackend : IComputeBackend
     /// <summary>
     /// One launch (nnl_norm_gemv_*, kernels/gemv_norm.cu) where the product would be a GEMV over memory
     /// in nn.Linear's layout (Linear, or Conv1D stored transposed: resident GPT-2) in a variant that has
-    /// a fused entry (OneRow, FourRows, BlockFourRows: those <see cref="ChooseGemv"/> picks) with at most
+    /// a fused entry (OneRow, FourRows, BlockFourRows: those <see cref="ChooseGemv"/> picks for k below 5120) with at most
     /// <see cref="NormGemvMaxRows"/> rows that fit <see cref="NormGemvMaxSharedBytes"/>, the norm's
     /// weights and the bias of the weight's type, and an output apart from x (every block reads all of
     /// x while others write). Otherwise <see cref="LayerNorm"/> or <see cref="RmsNorm"/> into normOutput,
