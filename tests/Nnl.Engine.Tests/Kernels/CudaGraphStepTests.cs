@@ -215,8 +215,7 @@ public class CudaGraphStepTests
     /// A long chain of dependent kernels in one segment, each reading what the one before wrote:
     /// with programmatic edges (sm_90 and later) each kernel starts while its predecessor drains and
     /// must wait inside before it reads, so a kernel without that wait would read stale sums here.
-    /// Adds (tiny kernels, the closest overlap) and one-token products (which prefetch their weights
-    /// before the wait) against a float64 reference.
+    /// Adds (tiny kernels, the closest overlap) and one-token products against a float64 reference.
     /// </summary>
     [GpuFact]
     public void ProgrammaticEdgesKeepAChainOfDependentKernelsInOrder()
@@ -226,8 +225,8 @@ public class CudaGraphStepTests
         var rng = new Random(74);
         var (a, b, _, _, y, z, av, bv, _, _) = Operands(be, rng);
         const int n = 64, links = 24;
-        double[] wv = Enumerable.Range(0, n * n).Select(_ => (rng.NextDouble() * 2 - 1) / Math.Sqrt(n)).ToArray();
-        double[] xv = Enumerable.Range(0, n).Select(_ => rng.NextDouble() * 2 - 1).ToArray();
+        double[] wv = KernelData.Uniform(rng, n * n, 1 / Math.Sqrt(n));
+        double[] xv = KernelData.Uniform(rng, n, 1);
         var w = h.Weight("w", wv, KernelDType.F32, n, n);
         var x0 = h.Activation("x0", xv, 1, n);
         var x1 = be.Allocate("x1", TensorDType.F32, 1, n);
@@ -247,23 +246,10 @@ public class CudaGraphStepTests
         bool sm90 = Version.Parse(NnlDevice.Query(0).ComputeCapability).Major >= 9 && CudaDriver.DriverApiVersion >= new Version(12, 3);
         Assert.Equal(sm90 && !KernelLibrary.GridDependencyDisabled, be.ProgrammaticGraphEdges);
 
-        var expected = new float[av.Length];
-        for (int e = 0; e < av.Length; e++)
-        {
-            float s = av[e];
-            for (int i = 0; i < links; i++) s += bv[e];
-            expected[e] = s;
-        }
-        Assert.Equal(expected, h.Download(links % 2 == 0 ? z : y));
+        Assert.Equal(Sum([av, .. Enumerable.Repeat(bv, links)]), h.Download(links % 2 == 0 ? z : y));
 
         double[] xr = xv;
-        for (int i = 0; i < links; i++)
-        {
-            var next = new double[n];
-            for (int r = 0; r < n; r++)
-                for (int c = 0; c < n; c++) next[r] += wv[r * n + c] * xr[c];
-            xr = next;
-        }
+        for (int i = 0; i < links; i++) xr = KernelReference.Linear(xr, 1, n, wv, n, null, null);
         var got = h.Download(links % 2 == 0 ? x0 : x1);
         for (int r = 0; r < n; r++) Assert.True(Math.Abs(got[r] - xr[r]) <= 1e-4 * (1 + Math.Abs(xr[r])), $"row {r}: {got[r]} vs {xr[r]}");
     }
