@@ -89,6 +89,15 @@ public sealed unsafe class CudaKernel
         CudaCheck.ThrowIfFailed(CudaApi.cuFuncSetAttribute(Handle, CudaFlags.FuncAttributeMaxDynamicSharedMemory, bytes));
     }
 
+    /// <summary>Blocks of <paramref name="threads"/> threads and <paramref name="sharedBytes"/> of dynamic shared memory that one SM holds at once.</summary>
+    public int MaxActiveBlocksPerMultiprocessor(int threads, int sharedBytes)
+    {
+        Module.Context.MakeCurrent();
+        int rc = CudaApi.cuOccupancyMaxActiveBlocksPerMultiprocessor(out int blocks, Handle, threads, (nuint)sharedBytes);
+        if (rc != 0) throw CudaCheck.Exception(rc, "cuOccupancyMaxActiveBlocksPerMultiprocessor", $"kernel {Name} block {threads} shared {sharedBytes}");
+        return blocks;
+    }
+
     /// <summary>Most parameters a kernel takes through <see cref="Launch(CudaStream, (uint X, uint Y, uint Z), (uint X, uint Y, uint Z), uint, ReadOnlySpan{KernelArg})"/>.</summary>
     public const int MaxArgs = 32;
 

@@ -10,6 +10,7 @@ public enum BackendOperation
     RmsNorm,
     MatMul,
     NormMatMul,
+    DecoderBlock,
     Rope,
     StoreKv,
     Attention,
@@ -164,6 +165,20 @@ public interface IComputeBackend : IDisposable
     /// </summary>
     void NormMatMul(BackendTensor x, RowNorm norm, BackendTensor normOutput, BackendTensor weight, WeightLayout layout, BackendTensor? bias,
         BackendTensor output, MatMulEpilogue epilogue = MatMulEpilogue.None);
+
+    /// <summary>
+    /// A whole GPT-2-style pre-norm decoder block on the residual stream x [rows, hidden], in place:
+    /// exactly <see cref="DecoderBlockComposition.Compose"/> (NormMatMul into the fused qkv product,
+    /// StoreKv, Attention, the output projection added into x, NormMatMul into the up product with
+    /// gelu_new, the down projection added into x). <paramref name="scratch"/> holds the composed
+    /// path's temporaries; a backend that runs the block as one kernel may leave them unwritten, so
+    /// their contents afterwards are unspecified. Every rule of the composed operations holds.
+    /// The CUDA backend can run a one-token block as one persistent kernel that streams all four
+    /// products' weights without pause (kernels/decoder_block.cu, CudaBackend.FuseDecoderBlock; off
+    /// by default until it beats the composed kernels).
+    /// </summary>
+    void DecoderBlock(BackendTensor x, DecoderBlockWeights weights, DecoderBlockScratch scratch,
+        BackendTensor kCache, BackendTensor vCache, BackendBatch batch, AttentionShape shape);
 
     /// <summary>
     /// A view of columns columnOffset .. columnOffset + columns of every row of

@@ -49,6 +49,40 @@ public class CudaGraphDecodeTests : IDisposable
         UseCudaGraphs = graphs,
     };
 
+    /// <summary>
+    /// Resident GPT-2 with every decode step's blocks as the whole-block kernel (CudaBackend.FuseDecoderBlock,
+    /// off by default), in graph steps with programmatic launch where the GPU has it: the logits of
+    /// every step match the CPU engine, and every block of every decode step ran as one kernel.
+    /// </summary>
+    [GpuFact]
+    public void TheWholeBlockKernelDecodesLikeTheCpu()
+    {
+        int layers = Write("gpt2-f16");
+        using var cpu = LoadedModel.LoadCpu(_dir);
+        using var gpu = LoadedModel.LoadGpu(_dir, Options(graphs: true));
+        var runner = (OffloadRunner)gpu.Runner;
+        Assert.True(runner.Plan.IsFullyResident);
+        runner.Backend.FuseDecoderBlock = true;
+        var rng = new Random(83);
+        int vocab = cpu.Config.VocabSize;
+        var prompt = Enumerable.Range(0, PromptLength).Select(_ => rng.Next(vocab)).ToArray();
+        using var cpuCache = cpu.Runner.CreateKvCache(1, Capacity);
+        using var gpuCache = gpu.Runner.CreateKvCache(1, Capacity);
+        var expected = cpu.Runner.Forward(TokenBatch.Single(prompt), cpuCache);
+        AssertClose(expected, gpu.Runner.Forward(TokenBatch.Single(prompt), gpuCache), vocab, "prefill");
+        Assert.Equal(0L, runner.Backend.FusedDecoderBlocks);   // many rows: composed
+        int next = Argmax(expected);
+        for (int step = 0; step < DecodeSteps; step++)
+        {
+            var batch = TokenBatch.Single([next], startPosition: PromptLength + step);
+            expected = cpu.Runner.Forward(batch, cpuCache);
+            AssertClose(expected, gpu.Runner.Forward(batch, gpuCache), vocab, $"decode step {step}");
+            Assert.True(runner.Backend.FusedDecoderBlocks == (long)layers * (step + 1),
+                $"step {step}: {runner.Backend.FusedDecoderBlocks} blocks ran as one kernel ({runner.Backend.DecoderBlockCompositionReason})");
+            next = Argmax(expected);
+        }
+    }
+
     [GpuTheory]
     [InlineData("gpt2-f16")]
     [InlineData("llama-gqa-bf16")]

@@ -122,36 +122,23 @@ public sealed partial class Gpt2Architecture : IModelArchitecture
     }
 
     /// <summary>
-    /// Six operations: LayerNorm with the QKV product (one kernel on a GPU's decode path, NormMatMul),
-    /// StoreKv, Attention (q, k and v read as column views of the qkv product), out-projection added
-    /// into the residual stream, LayerNorm with fc and gelu_new, projection added into the residual
-    /// stream. The norms' outputs are NormMatMul's scratch: nothing reads them afterwards. The block's
-    /// input becomes its output in place (nothing else reads it), so the residual adds need no copy.
+    /// The block as one backend operation (<see cref="IComputeBackend.DecoderBlock"/>: one kernel on a
+    /// GPU's decode path, six composed operations otherwise). The block's input becomes its output in
+    /// place (nothing else reads it), so the residual adds need no copy.
     /// </summary>
     private void Block(ComputationNode node, NodeWeights w, ForwardContext ctx)
     {
-        var be = ctx.Backend;
         var l = node.Layer;
         var y = ctx.Take(node.Inputs[0]);
         ctx.Set(node.Outputs[0], y);
         var h = y.Columns;
-
-        var norm = ctx.Temporary($"blk.{l}.attn_norm", h);
-        var qkv = ctx.Temporary($"blk.{l}.qkv", 3 * h);
-        be.NormMatMul(y, RowNorm.Layer(w["attn_norm"], w["attn_norm_bias"], _epsilon), norm,
-            w["attn_qkv"], WeightLayout.Conv1D, w["attn_qkv_bias"], qkv);
-        var q = be.ColumnView(qkv, 0, h);
-        var k = be.ColumnView(qkv, h, h);
-        var v = be.ColumnView(qkv, 2 * h, h);
-        be.StoreKv(k, v, ctx.Cache.Keys(l), ctx.Cache.Values(l), ctx.Batch);
-        var attn = ctx.Temporary($"blk.{l}.attn", h);
-        be.Attention(q, ctx.Cache.Keys(l), ctx.Cache.Values(l), ctx.Batch, _attention, attn);
-        be.MatMul(attn, w["attn_output"], WeightLayout.Conv1D, w["attn_output_bias"], y, MatMulEpilogue.Accumulate);
-
-        var norm2 = ctx.Temporary($"blk.{l}.ffn_norm", h);
-        var up = ctx.Temporary($"blk.{l}.ffn_up", w["ffn_up"].Columns);
-        be.NormMatMul(y, RowNorm.Layer(w["ffn_norm"], w["ffn_norm_bias"], _epsilon), norm2,
-            w["ffn_up"], WeightLayout.Conv1D, w["ffn_up_bias"], up, MatMulEpilogue.GeluNew);
-        be.MatMul(up, w["ffn_down"], WeightLayout.Conv1D, w["ffn_down_bias"], y, MatMulEpilogue.Accumulate);
+        var weights = new DecoderBlockWeights(
+            RowNorm.Layer(w["attn_norm"], w["attn_norm_bias"], _epsilon), w["attn_qkv"], w["attn_qkv_bias"], w["attn_output"], w["attn_output_bias"],
+            RowNorm.Layer(w["ffn_norm"], w["ffn_norm_bias"], _epsilon), w["ffn_up"], w["ffn_up_bias"], w["ffn_down"], w["ffn_down_bias"],
+            WeightLayout.Conv1D);
+        var scratch = new DecoderBlockScratch(
+            ctx.Temporary($"blk.{l}.attn_norm", h), ctx.Temporary($"blk.{l}.qkv", 3 * h), ctx.Temporary($"blk.{l}.attn", h),
+            ctx.Temporary($"blk.{l}.ffn_norm", h), ctx.Temporary($"blk.{l}.ffn_up", w["ffn_up"].Columns));
+        ctx.Backend.DecoderBlock(y, weights, scratch, ctx.Cache.Keys(l), ctx.Cache.Values(l), ctx.Batch, _attention);
     }
 }

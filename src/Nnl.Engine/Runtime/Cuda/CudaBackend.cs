@@ -60,7 +60,7 @@ public enum CudaAttentionPath
 /// (<see cref="Stream"/>) and returns at once; <see cref="Download"/> and <see cref="Synchronize"/>
 /// wait. Not thread-safe: one forward pass at a time.
 /// </summary>
-public sealed class CudaBackend : IComputeBackend
+public sealed partial class CudaBackend : IComputeBackend
 {
     /// <summary>Rows up to which a product runs as GEMV (the weights are read once per 4 rows).</summary>
     public const int GemvMaxRows = 8;
@@ -982,6 +982,8 @@ public sealed class CudaBackend : IComputeBackend
         _scratch = null;
         if (_splitCounters is not null) Allocator.Free(_splitCounters);
         _splitCounters = null;
+        if (_decoderBlockCounters is not null) Allocator.Free(_decoderBlockCounters);
+        _decoderBlockCounters = null;
         _cublas?.Dispose();
         if (_ownsAllocator) Allocator.Dispose();
         if (_ownsStream) _stream.Dispose();
