@@ -15,7 +15,7 @@
 // `counters`); NNL_DB_THREADS threads; dynamic shared memory NNL_DB_DEPTH * NNL_DB_VECTORS * NNL_DB_THREADS * 16 +
 // vector floats * 4 (the host computes it). counters: NNL_DB_COUNTERS zero words, left zero by every
 // launch. Programmatic launch: the next kernel may start (and stream its first rows) while this one runs.
-#include "nnl_common.cuh"
+#include "nnl_attention.cuh"
 
 #define NNL_DB_THREADS 512
 #define NNL_DB_WARPS (NNL_DB_THREADS / 32)
@@ -63,22 +63,6 @@ __device__ __forceinline__ nnl_u64 nnl_globaltimer()
     asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
     return t;
 }
-
-// Loads of values other blocks wrote during this kernel go to L2 (ld.cg): an SM's L1 is not coherent.
-template <typename T> __device__ __forceinline__ float nnl_load_cg(const typename nnl_type<T>::storage* p);
-template <> __device__ __forceinline__ float nnl_load_cg<nnl_f16_t>(const nnl_half* p)
-{
-    unsigned short v;
-    asm volatile("ld.global.cg.u16 %0, [%1];" : "=h"(v) : "l"(p));
-    return nnl_half_to_float(v);
-}
-template <> __device__ __forceinline__ float nnl_load_cg<nnl_bf16_t>(const nnl_bf16* p)
-{
-    unsigned short v;
-    asm volatile("ld.global.cg.u16 %0, [%1];" : "=h"(v) : "l"(p));
-    return nnl_bf16_to_float(v);
-}
-template <> __device__ __forceinline__ float nnl_load_cg<nnl_f32_t>(const float* p) { return __ldcg(p); }
 
 // The warp's share of product p's pieces of this block: [begin, end).
 __device__ __forceinline__ void nnl_db_share(const nnl_db_plan& plan, int p, int& begin, int& end)
@@ -305,14 +289,14 @@ __device__ __forceinline__ void nnl_db_load_vector(const float* src, int n, floa
 }
 
 // One query head over cached positions [first, end) of the slot: the warps share the positions
-// (online softmax each, as nnl_attention.cuh), then merge in shared memory in warp order.
+// (nnl_attend, reading the cache through L2: this kernel wrote the newest key and value), then
+// merge in shared memory in warp order.
 template <typename T, int NI>
 __device__ __forceinline__ void nnl_db_attend(int head, const float* q_buf, const typename nnl_type<T>::storage* kc,
                                               const typename nnl_type<T>::storage* vc, float* out, int kv_width, int group,
                                               int head_dim, int first, int end, float scale, float* sm_acc, float* sm_m,
                                               float* sm_l)
 {
-    const int KEYS = 4;
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     size_t kv_off = (size_t)(head / group) * head_dim;
     float q[NI], acc[NI];
@@ -326,50 +310,8 @@ __device__ __forceinline__ void nnl_db_attend(int head, const float* q_buf, cons
     int n = end - first, per_warp = (n + NNL_DB_WARPS - 1) / NNL_DB_WARPS;
     int wb = first + warp * per_warp, we = min(wb + per_warp, end);
     float m = NNL_NEG_INF, l = 0.0f;
-    for (int j = wb; j < we; j += KEYS)
-    {
-        float kr[KEYS][NI], vr[KEYS][NI];
-#pragma unroll
-        for (int g = 0; g < KEYS; g++)
-#pragma unroll
-            for (int i = 0; i < NI; i++)
-            {
-                int d = lane + 32 * i;
-                bool valid = j + g < we && d < head_dim;
-                size_t off = (size_t)(j + g) * kv_width + kv_off + d;
-                kr[g][i] = valid ? nnl_load_cg<T>(kc + off) : 0.0f;
-                vr[g][i] = valid ? nnl_load_cg<T>(vc + off) : 0.0f;
-            }
-        float s[KEYS];
-#pragma unroll
-        for (int g = 0; g < KEYS; g++)
-        {
-            s[g] = 0.0f;
-#pragma unroll
-            for (int i = 0; i < NI; i++) s[g] += q[i] * kr[g][i];
-        }
-#pragma unroll
-        for (int o = 16; o > 0; o >>= 1)
-#pragma unroll
-            for (int g = 0; g < KEYS; g++) s[g] += __shfl_xor_sync(0xffffffffu, s[g], o);
-        float mx = m;
-#pragma unroll
-        for (int g = 0; g < KEYS; g++) if (j + g < we) mx = fmaxf(mx, s[g]);
-        float corr = expf(m - mx);
-        float psum = 0.0f;
-#pragma unroll
-        for (int g = 0; g < KEYS; g++) { s[g] = j + g < we ? expf(s[g] - mx) : 0.0f; psum += s[g]; }
-        l = l * corr + psum;
-#pragma unroll
-        for (int i = 0; i < NI; i++)
-        {
-            float a = acc[i] * corr;
-#pragma unroll
-            for (int g = 0; g < KEYS; g++) a += s[g] * vr[g][i];
-            acc[i] = a;
-        }
-        m = mx;
-    }
+    // Four keys a step, not 32 / NI: fewer staging registers in a kernel that also holds its queue cursors.
+    if (wb < we) nnl_attend<T, NI, 4, true>(q, kc + kv_off, vc + kv_off, kv_width, wb, we, head_dim, m, l, acc);
 #pragma unroll
     for (int i = 0; i < NI; i++) sm_acc[warp * (32 * NI) + lane + 32 * i] = acc[i];
     if (lane == 0) { sm_m[warp] = m; sm_l[warp] = l; }

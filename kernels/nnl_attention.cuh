@@ -6,10 +6,29 @@
 #include "nnl_common.cuh"
 
 #define NNL_ATTN_MAX_HEAD_DIM 256
+
+// Loads of values other blocks wrote during the same kernel go to L2 (ld.cg): an SM's L1 is not
+// coherent (the whole-block kernel, decoder_block.cu, writes the new key and value and attends).
+template <typename T> __device__ __forceinline__ float nnl_load_cg(const typename nnl_type<T>::storage* p);
+template <> __device__ __forceinline__ float nnl_load_cg<nnl_f16_t>(const nnl_half* p)
+{
+    unsigned short v;
+    asm volatile("ld.global.cg.u16 %0, [%1];" : "=h"(v) : "l"(p));
+    return nnl_half_to_float(v);
+}
+template <> __device__ __forceinline__ float nnl_load_cg<nnl_bf16_t>(const nnl_bf16* p)
+{
+    unsigned short v;
+    asm volatile("ld.global.cg.u16 %0, [%1];" : "=h"(v) : "l"(p));
+    return nnl_bf16_to_float(v);
+}
+template <> __device__ __forceinline__ float nnl_load_cg<nnl_f32_t>(const float* p) { return __ldcg(p); }
+
 // Keys per step: every lane loads its slice of KEYS key rows and KEYS value rows before it uses any
 // of them (2 * KEYS * NI loads in flight), then the KEYS warp-wide score sums run interleaved.
-// 32 / NI keeps the staging registers at 64 for every head size.
-template <typename T, int NI>
+// 32 / NI keeps the staging registers at 64 for every head size; a kernel with fewer registers to
+// spare takes fewer. Coherent: the cache is read through L2 (nnl_load_cg).
+template <typename T, int NI, int KEYS = 32 / NI, bool Coherent = false>
 __device__ __forceinline__ void nnl_attend(
     const float (&q)[NI],                          // this lane's query slice, already scaled
     const typename nnl_type<T>::storage* k,        // key of position 0 for this kv head; row stride kv_stride
@@ -18,7 +37,6 @@ __device__ __forceinline__ void nnl_attend(
     float& m, float& l, float (&acc)[NI])          // running max, running sum, unnormalised output
 {
     typedef nnl_type<T> L;
-    const int KEYS = 32 / NI;
     int lane = threadIdx.x & 31;
     for (int j = begin; j < end; j += KEYS)
     {
@@ -31,8 +49,8 @@ __device__ __forceinline__ void nnl_attend(
                 int d = lane + 32 * i;
                 bool valid = j + g < end && d < head_dim;
                 size_t off = (size_t)(j + g) * kv_stride + d;
-                kr[g][i] = valid ? L::load(k, off) : 0.0f;
-                vr[g][i] = valid ? L::load(v, off) : 0.0f;
+                kr[g][i] = valid ? (Coherent ? nnl_load_cg<T>(k + off) : L::load(k, off)) : 0.0f;
+                vr[g][i] = valid ? (Coherent ? nnl_load_cg<T>(v + off) : L::load(v, off)) : 0.0f;
             }
         float s[KEYS];
 #pragma unroll
