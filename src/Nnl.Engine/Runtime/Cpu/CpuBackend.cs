@@ -211,11 +211,12 @@ public sealed class CpuBackend : IComputeBackend
         }
     }
 
-    /// <summary>The two operations it stands for, in order: the reference every fused kernel is compared with.</summary>
+    /// <summary>The six operations it stands for, in order: the reference the whole-block kernel is compared with.</summary>
     public void DecoderBlock(BackendTensor x, DecoderBlockWeights weights, DecoderBlockScratch scratch,
         BackendTensor kCache, BackendTensor vCache, BackendBatch batch, AttentionShape shape) =>
         DecoderBlockComposition.Compose(this, x, weights, scratch, kCache, vCache, batch, shape);
 
+    /// <summary>The two operations it stands for, in order: the reference every fused kernel is compared with.</summary>
     public void NormMatMul(BackendTensor x, RowNorm norm, BackendTensor normOutput, BackendTensor weight, WeightLayout layout, BackendTensor? bias,
         BackendTensor output, MatMulEpilogue epilogue = MatMulEpilogue.None)
     {

@@ -66,7 +66,7 @@ public sealed partial class CudaBackend
 
         var qkv = Weight(w.Qkv, op, "qkv");
         var type = qkv.DType;
-        int bytes = type == TensorDType.F32 ? 4 : 2;
+        int bytes = type.ElementBytes();
         var output = Weight(w.Output, op, "output");
         var up = Weight(w.Up, op, "up");
         var down = Weight(w.Down, op, "down");
@@ -78,9 +78,8 @@ public sealed partial class CudaBackend
             if (t.DType != type) return "products of different types";
         foreach (int k in new[] { hidden, qw, inner })
             if (k * bytes % 16 != 0) return $"row of {k} elements is no whole number of 16-byte vectors";
-        var norms = new[] { w.AttentionNorm, w.MlpNorm };
         if (w.MlpNorm.Epsilon != w.AttentionNorm.Epsilon) return "norms with different epsilons";
-        foreach (var n in norms)
+        foreach (var n in new[] { w.AttentionNorm, w.MlpNorm })
         {
             n.Validate(op);
             if (n.Kind != NormKind.LayerNorm) return "RMSNorm";
