@@ -222,7 +222,10 @@ __device__ __forceinline__ float nnl_block_max(float v, float* scratch)
 // Tried and dropped (H200, 2026-11-21): prefetching a product's weights into L2 before the wait.
 // A block's whole share of the matrix made GPT-2-XL's decode step 15 % slower (the prefetched
 // lines evicted one another), and a flat split of the matrix over every warp, prefetching only its
-// first lines, was slower than the row variants.
+// first lines, was slower than the row variants. So were (fifth session, branch experiment/staged-gemv,
+// docs/performance.md): copying a product's first weights into shared memory with cp.async before the
+// wait, letting the next kernel launch before this one's wait, and each product prefetching the next
+// product's weights into L2.
 #ifdef NNL_GRID_DEPENDENCY
 __device__ __forceinline__ void nnl_grid_wait() { asm volatile("griddepcontrol.wait;" ::: "memory"); }
 __device__ __forceinline__ void nnl_launch_dependents() { asm volatile("griddepcontrol.launch_dependents;" ::: "memory"); }
