@@ -42,6 +42,13 @@ public enum CudaGemvVariant
 
     /// <summary>Split-k: a block per four rows, one load each per pass (nnl_gemv_b4_*); few long rows.</summary>
     BlockFourRows,
+
+    /// <summary>
+    /// One token: a warp per slice of the columns holds that slice of x in registers for every row it
+    /// takes (nnl_gemv_xreg_*, kernels/gemv_xreg.cu); more tokens, odd k, more than 8 slices (k above
+    /// 8192 for 16-bit weights) or unaligned operands take OneRow.
+    /// </summary>
+    InputInRegisters,
 }
 
 /// <summary>Which attention kernel runs (chosen per call; tests force each).</summary>
@@ -117,7 +124,7 @@ public sealed partial class CudaBackend : IComputeBackend
             new(context, "gemv", "nnl_gemv_b2"), new(context, "gemv", "nnl_gemv_b4"),
         };
         // The variants ChooseGemv picks for k below 5120, with the norm fused in front (NormMatMul), by CudaGemvVariant.
-        _normGemv = new KernelHandle?[_gemv.Length];
+        _normGemv = new KernelHandle?[Enum.GetValues<CudaGemvVariant>().Length];
         _normGemv[(int)CudaGemvVariant.OneRow] = new(context, "gemv_norm", "nnl_norm_gemv");
         _normGemv[(int)CudaGemvVariant.FourRows] = new(context, "gemv_norm", "nnl_norm_gemv_r4");
         _normGemv[(int)CudaGemvVariant.BlockFourRows] = new(context, "gemv_norm", "nnl_norm_gemv_b4");
@@ -402,7 +409,12 @@ public sealed partial class CudaBackend : IComputeBackend
         {
             case CudaMatMulPath.Gemv when layout == WeightLayout.Linear:
             {
-                var variant = ForcedGemvVariant ?? ChooseGemv(n, k);
+                var variant = ForcedGemvVariant ?? (rows == 1 && PreferRegisterGemv ? CudaGemvVariant.InputInRegisters : ChooseGemv(n, k));
+                if (variant == CudaGemvVariant.InputInRegisters)
+                {
+                    if (TryLaunchRegisterGemv(w, xt, biasPointer, y, rows, n, k, kernelEpilogue)) break;
+                    variant = ForcedGemvVariant is null ? ChooseGemv(n, k) : CudaGemvVariant.OneRow;
+                }
                 int rowsPerBlock = GemvRowsPerBlock(variant);
                 Launch(_gemv[(int)variant].For(w.DType), (uint)Math.Min((n + rowsPerBlock - 1) / rowsPerBlock, 1 << 20), GemvThreads(variant, k, w.DType),
                     w.Pointer, xt.Pointer, biasPointer, y.Pointer, n, k, rows, kernelEpilogue);
@@ -830,7 +842,10 @@ public sealed partial class CudaBackend : IComputeBackend
     }
 
     /// <summary>
-    /// The GEMV variant for an [n, k] nn.Linear weight, by the H200 measurements of 2026-11-21
+    /// The row-kernel GEMV variant for an [n, k] nn.Linear weight (a one-token product takes
+    /// <see cref="CudaGemvVariant.InputInRegisters"/> first, where it fits: GPT-2-XL's c_attn 5.7 against
+    /// 8.5 us, c_fc 6.9 against 9.4, its MLP c_proj 7.3 against 8.4, Llama-2-13B attn_q 15.1 against
+    /// 16.7, replayed in graphs on the H200, 2026-11-21), by the H200 measurements of 2026-11-21
     /// (CudaGemvBandwidthTests; docs/performance.md):
     /// - few rows (n ≤ 2048, GPT-2-XL's c_proj [1600, 6400] and [1600, 1600]): a warp per row
     ///   leaves 200 blocks for 132 SMs, each lane with a long serial row, and FourRows only 400

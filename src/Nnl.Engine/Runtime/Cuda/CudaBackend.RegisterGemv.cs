@@ -1,0 +1,59 @@
+using Nnl.Engine.Cuda;
+using Nnl.Engine.Models;
+
+namespace Nnl.Engine.Runtime.Cuda;
+
+/// <summary>
+/// The one-token GEMV that holds its slice of x in registers (kernels/gemv_xreg.cu): a warp owns a
+/// fixed slice of the columns, so each 16-byte weight vector costs a load, its conversions and its
+/// FMAs, with no load of x.
+/// </summary>
+public sealed partial class CudaBackend
+{
+    /// <summary>16-byte vectors of its slice of a row one lane covers (NNL_XR_VPL).</summary>
+    private const int RegisterGemvVectorsPerLane = 4;
+
+    /// <summary>Most slices a row splits into (a block of 256 threads holds one warp of each).</summary>
+    private const int RegisterGemvMaxSlices = 8;
+
+    private KernelHandle? _registerGemv;
+
+    /// <summary>
+    /// Whether one-token products take the register GEMV where it reads them (else, and where it
+    /// cannot, the row kernels chosen by shape). The NNL_REGISTER_GEMV environment variable set to 0
+    /// turns the default off.
+    /// </summary>
+    public bool PreferRegisterGemv { get; set; } = Environment.GetEnvironmentVariable("NNL_REGISTER_GEMV") != "0";
+
+    /// <summary>Blocks per SM of the register GEMV (benchmarks vary it; NNL_XREG_BLOCKS_PER_SM sets the default).</summary>
+    public int RegisterGemvBlocksPerSm { get; set; } =
+        int.TryParse(Environment.GetEnvironmentVariable("NNL_XREG_BLOCKS_PER_SM"), out int b) && b > 0 ? b : 3;
+
+    /// <summary>Products that ran on the register GEMV (tests check that it, not a fallback, ran).</summary>
+    public long RegisterGemvLaunches { get; private set; }
+
+    /// <summary>
+    /// Launches the register GEMV when it reads this product: one token, k a whole number of 16-byte
+    /// vectors of at most <see cref="RegisterGemvMaxSlices"/> slices, weights and input 16-byte aligned;
+    /// false launches nothing.
+    /// </summary>
+    private bool TryLaunchRegisterGemv(CudaTensor w, CudaTensor x, ulong bias, CudaTensor y, int rows, int n, int k, int epilogue)
+    {
+        int width = 16 / w.DType.ElementBytes();
+        if (rows != 1 || k % width != 0 || w.Pointer % 16 != 0 || x.Pointer % 16 != 0) return false;
+        int vectors = k / width;
+        int slices = (vectors + 32 * RegisterGemvVectorsPerLane - 1) / (32 * RegisterGemvVectorsPerLane);
+        if (slices > RegisterGemvMaxSlices) return false;
+        int warps = slices * Math.Max(1, RegisterGemvMaxSlices / slices);
+        int perSlice = warps / slices;
+        int blocks = Math.Clamp((n + perSlice - 1) / perSlice, 1, Math.Max(1, RegisterGemvBlocksPerSm) * _sms);
+        int rowsPerBlock = (n + blocks - 1) / blocks;
+        uint shared = slices > 1 ? (uint)(rowsPerBlock * slices * sizeof(float)) : 0u;
+        if (shared > 48 * 1024) return false;
+        _registerGemv ??= new KernelHandle(Context, "gemv_xreg", "nnl_gemv_xreg");
+        RegisterGemvLaunches++;
+        LaunchWithSharedMemory(_registerGemv.For(w.DType), ((uint)blocks, 1, 1), ((uint)(32 * warps), 1, 1), shared,
+            w.Pointer, x.Pointer, bias, y.Pointer, n, k, slices, epilogue);
+        return true;
+    }
+}
