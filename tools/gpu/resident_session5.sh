@@ -26,12 +26,19 @@ for part in "$@"; do
       python3 -c 'import json,sys; [print(r["Direction"], round(r["MedianGBps"],1), "GB/s") for r in map(json.loads, open(sys.argv[1]))]' "$OUT/ceilings.jsonl" ;;
     gpt2xl)
       [ -d /tmp/gpt2xl ] || $N new-model --preset gpt2-xl --dtype fp16 --seed 1 --path /tmp/gpt2xl > /dev/null
-      for i in 1 2 3; do
+      for i in 1 2; do
         bench gpt2xl register-$i 33 3 64GB X=1
+        bench gpt2xl fused-$i 33 3 64GB NNL_NORM_FUSION=1
         bench gpt2xl rows-$i 33 3 64GB NNL_REGISTER_GEMV=0
+      done ;;
+    host)
+      [ -d /tmp/gpt2xl ] || $N new-model --preset gpt2-xl --dtype fp16 --seed 1 --path /tmp/gpt2xl > /dev/null
+      for i in 1 2 3; do
+        bench gpt2xl default-$i 33 3 64GB X=1
+        bench gpt2xl notiering-$i 33 3 64GB DOTNET_TieredCompilation=0
+        bench gpt2xl gen0-$i 33 3 64GB DOTNET_GCgen0size=0x10000000
       done
-      bench gpt2xl register-b2 33 3 64GB NNL_XREG_BLOCKS_PER_SM=2
-      bench gpt2xl register-b4 33 3 64GB NNL_XREG_BLOCKS_PER_SM=4 ;;
+      nproc; uptime ;;
     llama13b)
       [ -d /tmp/l13 ] || $N new-model --preset llama-2-13b --dtype fp16 --seed 1 --path /tmp/l13 > /dev/null
       bench l13 register 17 2 64GB X=1
@@ -43,9 +50,9 @@ for part in "$@"; do
       bench l13 8gb 17 2 8GB X=1 ;;
     timing)
       timeout 300 $T -noColor -class Nnl.Engine.Tests.Kernels.CudaDecodeKernelTimingTests -showLiveOutput > "$OUT/timing.log" 2>&1
-      grep -E "(GPT-2-XL|Llama-2-13B) .*(default|InputInRegisters)|copy|FAIL" "$OUT/timing.log" | sed 's/.*OUTPUT. //' | head -40 ;;
+      grep -E "(GPT-2-XL|Llama-2-13B) .*(default|InputInRegisters)|LayerNorm|copy|FAIL" "$OUT/timing.log" | sed 's/.*OUTPUT. //' | head -40 ;;
     xreg-tests)
-      timeout 300 $T -noColor -class Nnl.Engine.Tests.Kernels.CudaRegisterGemvTests -class Nnl.Engine.Tests.Kernels.CudaMatMulTests > "$OUT/xreg-tests.log" 2>&1
+      timeout 300 $T -noColor -class Nnl.Engine.Tests.Kernels.CudaRegisterGemvTests -class Nnl.Engine.Tests.Kernels.CudaNormMatMulTests > "$OUT/xreg-tests.log" 2>&1
       grep -E "\[FAIL\]" -A10 "$OUT/xreg-tests.log" | head -40; tail -1 "$OUT/xreg-tests.log" ;;
     tests)
       timeout 450 $T -noColor -trait "Category=Gpu" > "$OUT/gpu-tests.log" 2>&1
