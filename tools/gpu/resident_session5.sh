@@ -31,6 +31,15 @@ for part in "$@"; do
         bench gpt2xl fused-$i 33 3 64GB NNL_NORM_FUSION=1
         bench gpt2xl rows-$i 33 3 64GB NNL_REGISTER_GEMV=0
       done ;;
+    final)
+      [ -d /tmp/gpt2xl ] || $N new-model --preset gpt2-xl --dtype fp16 --seed 1 --path /tmp/gpt2xl > /dev/null
+      [ -d /tmp/l13 ] || $N new-model --preset llama-2-13b --dtype fp16 --seed 1 --path /tmp/l13 > /dev/null
+      for i in 1 2 3; do bench gpt2xl resident-$i 33 3 64GB X=1; done
+      bench gpt2xl rows 33 3 64GB NNL_REGISTER_GEMV=0
+      bench gpt2xl 2gb 33 3 2GB X=1
+      bench l13 resident 17 2 64GB X=1
+      bench l13 rows 17 2 64GB NNL_REGISTER_GEMV=0
+      bench l13 8gb 17 2 8GB X=1 ;;
     host)
       [ -d /tmp/gpt2xl ] || $N new-model --preset gpt2-xl --dtype fp16 --seed 1 --path /tmp/gpt2xl > /dev/null
       for i in 1 2 3; do
