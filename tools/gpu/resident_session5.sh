@@ -40,6 +40,9 @@ for part in "$@"; do
       bench l13 resident 17 2 64GB X=1
       bench l13 rows 17 2 64GB NNL_REGISTER_GEMV=0
       bench l13 8gb 17 2 8GB X=1 ;;
+    blocks)
+      [ -d /tmp/gpt2xl ] || $N new-model --preset gpt2-xl --dtype fp16 --seed 1 --path /tmp/gpt2xl > /dev/null
+      for i in 1 2; do for b in 2 3 4 6; do bench gpt2xl blocks$b-$i 33 3 64GB NNL_XREG_BLOCKS_PER_SM=$b; done; done ;;
     host)
       [ -d /tmp/gpt2xl ] || $N new-model --preset gpt2-xl --dtype fp16 --seed 1 --path /tmp/gpt2xl > /dev/null
       for i in 1 2 3; do
