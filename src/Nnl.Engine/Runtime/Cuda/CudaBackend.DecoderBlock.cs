@@ -6,14 +6,14 @@ namespace Nnl.Engine.Runtime.Cuda;
 /// <summary>The decoder block as one persistent kernel (kernels/decoder_block.cu) where it can be, composed otherwise.</summary>
 public sealed partial class CudaBackend
 {
-    /// <summary>Threads of a decoder-block kernel's block (NNL_DB_THREADS).</summary>
-    private const int DecoderBlockThreads = 512;
+    /// <summary>Threads of a decoder-block kernel's block (NNL_DB_THREADS; KernelSizesTests checks the kernel's sizes against these).</summary>
+    internal const int DecoderBlockThreads = 512;
 
     /// <summary>The threads' queues of 16-byte weight vectors in flight (NNL_DB_DEPTH × NNL_DB_VECTORS × NNL_DB_THREADS × 16).</summary>
-    private const int DecoderBlockQueueBytes = 5 * 4 * DecoderBlockThreads * 16;
+    internal const int DecoderBlockQueueBytes = 5 * 4 * DecoderBlockThreads * 16;
 
     /// <summary>Rows of one product one block owns at most (NNL_DB_MAX_ROWS).</summary>
-    private const int DecoderBlockMaxRows = 64;
+    internal const int DecoderBlockMaxRows = 64;
 
     /// <summary>Largest head the kernel's attention takes.</summary>
     private const int DecoderBlockMaxHeadDim = 128;

@@ -10,8 +10,8 @@ namespace Nnl.Engine.Runtime.Cuda;
 /// </summary>
 public sealed partial class CudaBackend
 {
-    /// <summary>16-byte vectors of its slice of a row one lane covers (NNL_XR_VPL).</summary>
-    private const int RegisterGemvVectorsPerLane = 4;
+    /// <summary>16-byte vectors of its slice of a row one lane covers (NNL_XR_VPL; KernelSizesTests checks they agree).</summary>
+    internal const int RegisterGemvVectorsPerLane = 4;
 
     /// <summary>Most slices a row splits into (a block of 256 threads holds one warp of each).</summary>
     private const int RegisterGemvMaxSlices = 8;
