@@ -43,6 +43,11 @@ for part in "$@"; do
     blocks)
       [ -d /tmp/gpt2xl ] || $N new-model --preset gpt2-xl --dtype fp16 --seed 1 --path /tmp/gpt2xl > /dev/null
       for i in 1 2; do for b in 2 3 4 6; do bench gpt2xl blocks$b-$i 33 3 64GB NNL_XREG_BLOCKS_PER_SM=$b; done; done ;;
+    review)
+      timeout 200 $T -noColor -class Nnl.Engine.Tests.Kernels.CudaRegisterGemvTests -class Nnl.Engine.Tests.Kernels.CudaMatMulTests > "$OUT/review-tests.log" 2>&1
+      grep -E "\[FAIL\]" -A8 "$OUT/review-tests.log" | head -20; tail -1 "$OUT/review-tests.log"
+      [ -d /tmp/gpt2xl ] || $N new-model --preset gpt2-xl --dtype fp16 --seed 1 --path /tmp/gpt2xl > /dev/null
+      for i in 1 2; do bench gpt2xl review-$i 33 3 64GB X=1; done ;;
     host)
       [ -d /tmp/gpt2xl ] || $N new-model --preset gpt2-xl --dtype fp16 --seed 1 --path /tmp/gpt2xl > /dev/null
       for i in 1 2 3; do

@@ -49,7 +49,7 @@ public sealed partial class CudaBackend
         int blocks = Math.Clamp((n + perSlice - 1) / perSlice, 1, Math.Max(1, RegisterGemvBlocksPerSm) * _sms);
         int rowsPerBlock = (n + blocks - 1) / blocks;
         uint shared = slices > 1 ? (uint)(rowsPerBlock * slices * sizeof(float)) : 0u;
-        if (shared > 48 * 1024) return false;
+        if (shared > SharedBytesWithoutOptIn) return false;
         _registerGemv ??= new KernelHandle(Context, "gemv_xreg", "nnl_gemv_xreg");
         RegisterGemvLaunches++;
         LaunchWithSharedMemory(_registerGemv.For(w.DType), ((uint)blocks, 1, 1), ((uint)(32 * warps), 1, 1), shared,

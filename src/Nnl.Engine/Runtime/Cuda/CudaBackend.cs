@@ -46,7 +46,7 @@ public enum CudaGemvVariant
     /// <summary>
     /// One token: a warp per slice of the columns holds that slice of x in registers for every row it
     /// takes (nnl_gemv_xreg_*, kernels/gemv_xreg.cu); more tokens, odd k, more than 8 slices (k above
-    /// 8192 for 16-bit weights) or unaligned operands take OneRow.
+    /// 8192 for 16-bit weights, 4096 for fp32) or unaligned operands take OneRow.
     /// </summary>
     InputInRegisters,
 }
@@ -810,7 +810,13 @@ public sealed partial class CudaBackend : IComputeBackend
     private void Launch(CudaKernel kernel, (uint, uint, uint) grid, (uint, uint, uint) block, params ReadOnlySpan<KernelArg> args) =>
         LaunchWithSharedMemory(kernel, grid, block, 0, args);
 
-    /// <param name="sharedBytes">Dynamic shared memory of each block (at most 48 KB: no kernel opts in to more).</param>
+    /// <summary>Dynamic shared memory a block gets without its kernel opting in to more (SetMaxDynamicSharedMemory).</summary>
+    private const int SharedBytesWithoutOptIn = 48 * 1024;
+
+    /// <param name="sharedBytes">
+    /// Dynamic shared memory of each block: at most <see cref="SharedBytesWithoutOptIn"/>, unless the kernel
+    /// opted in to more (the whole-block kernel, <see cref="DecoderBlock"/>).
+    /// </param>
     private void LaunchWithSharedMemory(CudaKernel kernel, (uint, uint, uint) grid, (uint, uint, uint) block, uint sharedBytes, params ReadOnlySpan<KernelArg> args)
     {
         Launches++;
