@@ -6,6 +6,11 @@
 // (its warps share the split) and writes a partial result (unnormalised output, max, sum); the
 // last block of a (row, head) to finish (atomic counter) merges the splits in split order: one
 // launch, deterministic results.
+// Given the new keys and values (k_new, v_new non-null: the columns of the qkv product), the launch also
+// stores them: each row's own position is attended from k_new / v_new (rounded to the cache type, as a
+// store would) instead of the cache, and the block whose split holds it, of the first head of each KV
+// group, writes it into the cache. That saves the KV store's launch, a stage of every decode layer; it
+// needs each row in its own slot (no row may see another new row's position), which the host checks.
 #include "nnl_attention.cuh"
 
 // A block's warps share its split; their partial outputs meet in NNL_DECODE_ACC floats of shared
@@ -38,11 +43,40 @@ __device__ __forceinline__ void nnl_decode_merge(const volatile float* p, float*
     }
 }
 
+// One more key in a warp's running softmax: the new token's, from fp32 values rounded to the cache type T
+// (so it scores exactly as the stored key will when later rows read it back).
+template <typename T, int NI>
+__device__ __forceinline__ void nnl_attend_new(const float (&q)[NI], const float* k, const float* v, int head_dim,
+                                               float& m, float& l, float (&acc)[NI])
+{
+    typedef nnl_type<T> L;
+    int lane = threadIdx.x & 31;
+    float kr[NI], vr[NI], s = 0.0f;
+#pragma unroll
+    for (int i = 0; i < NI; i++)
+    {
+        int d = lane + 32 * i;
+        typename L::storage ks = L::from_float(d < head_dim ? k[d] : 0.0f), vs = L::from_float(d < head_dim ? v[d] : 0.0f);
+        kr[i] = L::load(&ks, 0);
+        vr[i] = L::load(&vs, 0);
+        s += q[i] * kr[i];
+    }
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+    float mx = fmaxf(m, s);
+    float corr = expf(m - mx), e = expf(s - mx);
+    l = l * corr + e;
+#pragma unroll
+    for (int i = 0; i < NI; i++) acc[i] = acc[i] * corr + e * vr[i];
+    m = mx;
+}
+
 template <typename T, int NI>
 __device__ __forceinline__ void nnl_attention_decode_body(
     const float* q, const void* k_cache_, const void* v_cache_, float* out, float* partial, nnl_u32* counters,
     const int* positions, const int* slots,
-    int n_heads, int n_kv_heads, int head_dim, int q_stride, int max_seq, int split_len, int window, float scale)
+    int n_heads, int n_kv_heads, int head_dim, int q_stride, int max_seq, int split_len, int window, float scale,
+    const float* k_new, const float* v_new, int k_new_stride, int v_new_stride)
 {
     typedef typename nnl_type<T>::storage S;
     __shared__ bool last;
@@ -57,6 +91,21 @@ __device__ __forceinline__ void nnl_attention_decode_body(
     size_t slot = slots ? (size_t)slots[row] : 0;
     int first = window > 0 ? max(0, positions[row] - window + 1) : 0;
     int begin = first + split * split_len, end = min(begin + split_len, kv_len);
+    // With the new keys given, the row's own position p comes from them, not from the cache.
+    int p = positions[row];
+    int cached_end = k_new ? min(end, p) : end;
+    const float* kn = k_new ? k_new + (size_t)row * k_new_stride + (size_t)kvh * head_dim : nullptr;
+    const float* vn = k_new ? v_new + (size_t)row * v_new_stride + (size_t)kvh * head_dim : nullptr;
+    if (k_new && p >= begin && p < end && h % (n_heads / n_kv_heads) == 0)
+    {
+        typedef nnl_type<T> L;
+        size_t at = (slot * max_seq + p) * kv_dim + (size_t)kvh * head_dim;
+        for (int d = threadIdx.x; d < head_dim; d += blockDim.x)
+        {
+            ((S*)k_cache_)[at + d] = L::from_float(kn[d]);
+            ((S*)v_cache_)[at + d] = L::from_float(vn[d]);
+        }
+    }
     float m = NNL_NEG_INF, l = 0.0f, acc[NI];
 #pragma unroll
     for (int i = 0; i < NI; i++) acc[i] = 0.0f;
@@ -68,7 +117,8 @@ __device__ __forceinline__ void nnl_attention_decode_body(
         nnl_load_query<NI>(q + (size_t)row * q_stride + (size_t)h * head_dim, head_dim, scale, qv);
         const S* kc = (const S*)k_cache_ + slot * max_seq * kv_dim + (size_t)kvh * head_dim;
         const S* vc = (const S*)v_cache_ + slot * max_seq * kv_dim + (size_t)kvh * head_dim;
-        if (wb < we) nnl_attend<T, NI>(qv, kc, vc, kv_dim, wb, we, head_dim, m, l, acc);
+        if (wb < min(we, cached_end)) nnl_attend<T, NI>(qv, kc, vc, kv_dim, wb, min(we, cached_end), head_dim, m, l, acc);
+        if (k_new && p >= wb && p < we) nnl_attend_new<T, NI>(qv, kn, vn, head_dim, m, l, acc);
     }
     if (warp < warps)
     {
@@ -142,9 +192,12 @@ __device__ __forceinline__ void nnl_attention_decode_impl(
     const int* slots,        // [n_rows] or null (all slot 0)
     int n_heads, int n_kv_heads, int head_dim, int q_stride, int max_seq, int split_len,
     int window,              // sliding window (positions a row sees, itself included); 0 = whole context
-    float scale)
+    float scale,
+    const float* k_new,      // [n_rows, k_new_stride] the rows' new keys to store and attend, or null (already stored)
+    const float* v_new,      // [n_rows, v_new_stride] their values (null with k_new)
+    int k_new_stride, int v_new_stride)
 {
-#define NNL_CALL(NI) nnl_attention_decode_body<T, NI>(q, k_cache, v_cache, out, partial, counters, positions, slots, n_heads, n_kv_heads, head_dim, q_stride, max_seq, split_len, window, scale)
+#define NNL_CALL(NI) nnl_attention_decode_body<T, NI>(q, k_cache, v_cache, out, partial, counters, positions, slots, n_heads, n_kv_heads, head_dim, q_stride, max_seq, split_len, window, scale, k_new, v_new, k_new_stride, v_new_stride)
     NNL_DISPATCH_HEAD_DIM(head_dim, NNL_CALL)
 #undef NNL_CALL
 }
@@ -152,5 +205,7 @@ __device__ __forceinline__ void nnl_attention_decode_impl(
 NNL_WEIGHT_ENTRIES(nnl_attention_decode,
     (const float* q, const void* k_cache, const void* v_cache, float* out, float* partial, nnl_u32* counters,
      const int* positions, const int* slots,
-     int n_heads, int n_kv_heads, int head_dim, int q_stride, int max_seq, int split_len, int window, float scale),
-    (q, k_cache, v_cache, out, partial, counters, positions, slots, n_heads, n_kv_heads, head_dim, q_stride, max_seq, split_len, window, scale))
+     int n_heads, int n_kv_heads, int head_dim, int q_stride, int max_seq, int split_len, int window, float scale,
+     const float* k_new, const float* v_new, int k_new_stride, int v_new_stride),
+    (q, k_cache, v_cache, out, partial, counters, positions, slots, n_heads, n_kv_heads, head_dim, q_stride, max_seq, split_len, window, scale,
+     k_new, v_new, k_new_stride, v_new_stride))

@@ -28,7 +28,7 @@ public sealed record DecoderBlockScratch(BackendTensor AttentionNorm, BackendTen
 public static class DecoderBlockComposition
 {
     /// <summary>
-    /// Six operations: the first norm with the qkv product (NormMatMul), StoreKv, Attention (q, k and
+    /// Six operations: the first norm with the qkv product (NormMatMul), StoreKvAndAttend (q, k and
     /// v read as column views of the qkv product), the output projection added into x, the second
     /// norm with the up product and gelu_new, the down projection added into x.
     /// </summary>
@@ -39,8 +39,7 @@ public static class DecoderBlockComposition
         var q = be.ColumnView(scratch.Qkv, 0, shape.QueryWidth);
         var k = be.ColumnView(scratch.Qkv, shape.QueryWidth, shape.KvWidth);
         var v = be.ColumnView(scratch.Qkv, shape.QueryWidth + shape.KvWidth, shape.KvWidth);
-        be.StoreKv(k, v, kCache, vCache, batch);
-        be.Attention(q, kCache, vCache, batch, shape, scratch.Attention);
+        be.StoreKvAndAttend(q, k, v, kCache, vCache, batch, shape, scratch.Attention);
         be.MatMul(scratch.Attention, w.Output, w.Layout, w.OutputBias, x, MatMulEpilogue.Accumulate);
         be.NormMatMul(x, w.MlpNorm, scratch.MlpNorm, w.Up, w.Layout, w.UpBias, scratch.Up, MatMulEpilogue.GeluNew);
         be.MatMul(scratch.Up, w.Down, w.Layout, w.DownBias, x, MatMulEpilogue.Accumulate);

@@ -186,7 +186,7 @@ public interface IComputeBackend : IDisposable
     /// [rows, columns], <see cref="BackendTensor.RowStride"/> = the source's, <see cref="BackendTensor.ViewOf"/>
     /// = the source. Writes through the view land in the source. Releasing the view frees nothing; it
     /// must not be used after its source is released. Only <see cref="Rope"/> (x), <see cref="StoreKv"/>
-    /// (k, v) and <see cref="Attention"/> (q) take views (GPT-2 reads q, k and v straight out of its
+    /// (k, v), <see cref="Attention"/> (q) and <see cref="StoreKvAndAttend"/> (q, k, v) take views (GPT-2 reads q, k and v straight out of its
     /// fused qkv product); every other operation rejects one with an <see cref="NnlArgumentException"/>.
     /// </summary>
     BackendTensor ColumnView(BackendTensor source, long columnOffset, long columns);
@@ -212,6 +212,20 @@ public interface IComputeBackend : IDisposable
     /// Call <see cref="StoreKv"/> for the batch first. q and output are [rows, QueryWidth]; q may be a column view.
     /// </summary>
     void Attention(BackendTensor q, BackendTensor kCache, BackendTensor vCache, BackendBatch batch, AttentionShape shape, BackendTensor output);
+
+    /// <summary>
+    /// <see cref="StoreKv"/>(k, v, kCache, vCache, batch) then <see cref="Attention"/>(q, kCache, vCache,
+    /// batch, shape, output): what a decoder layer does with its new keys and values. A backend may do
+    /// both in one pass; the CUDA backend stores them inside its decode attention kernel when each row
+    /// is alone in its slot (one launch, a stage of every decode layer, fewer). q, k and v may be column
+    /// views of one qkv product.
+    /// </summary>
+    void StoreKvAndAttend(BackendTensor q, BackendTensor k, BackendTensor v, BackendTensor kCache, BackendTensor vCache,
+        BackendBatch batch, AttentionShape shape, BackendTensor output)
+    {
+        StoreKv(k, v, kCache, vCache, batch);
+        Attention(q, kCache, vCache, batch, shape, output);
+    }
 
     /// <summary>Row-wise softmax. In place allowed.</summary>
     void Softmax(BackendTensor x, BackendTensor output);

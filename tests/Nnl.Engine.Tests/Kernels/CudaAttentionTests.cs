@@ -166,6 +166,91 @@ public class CudaAttentionTests
         h.AssertAll();
     }
 
+    /// <summary>
+    /// StoreKvAndAttend with the store inside the split kernel: decode rows of several slots (one of
+    /// them at position 0, where the new key is all it sees) take q, k and v as column views of one
+    /// qkv row, with splits short enough that the row's own position lies in a later split and with the
+    /// whole context in one; the output matches the float64 reference over the cache with the new rows
+    /// stored, and the cache afterwards holds exactly the rows a StoreKv would have written. Two rows of
+    /// one slot, and the per-row kernel, fall back to the two launches and give the same.
+    /// </summary>
+    [GpuTheory]
+    [InlineData(25, 25, 64, null)]
+    [InlineData(8, 2, 128, null)]
+    [InlineData(6, 3, 80, 7)]
+    [InlineData(4, 1, 32, null)]
+    public void StoreKvAndAttendStoresTheNewRowsAndAttendsThem(int heads, int kvHeads, int hd, int? window)
+    {
+        using var h = new GpuHarness();
+        var be = h.Backend;
+        var rng = new Random(HashCode.Combine(heads, kvHeads, hd, window));
+        var shape = new AttentionShape(heads, kvHeads, hd, (float)(1.0 / Math.Sqrt(hd)), window);
+        int[] lengths = [45, 0, 130, 9];   // each slot's context before the step; its row goes at that position
+        int width = shape.QueryWidth + 2 * shape.KvWidth;
+        var cases = new (string Name, int[] Slots, int[] Positions, CudaAttentionPath Path, bool Fuses)[]
+        {
+            ("decode", [2, 0, 3, 1], [lengths[2], lengths[0], lengths[3], lengths[1]], CudaAttentionPath.Split, true),
+            ("one row", [1], [lengths[1]], CudaAttentionPath.Split, true),
+            ("two rows of one slot", [3, 3], [lengths[3], lengths[3] + 1], CudaAttentionPath.Split, false),
+            ("per-row kernel", [2, 0], [lengths[2], lengths[0]], CudaAttentionPath.PerRow, false),
+        };
+        try
+        {
+            foreach (var cacheType in CacheTypes)
+                foreach (var (name, slots, positions, path, fuses) in cases)
+                    foreach (int? split in new int?[] { null, 16 })
+                        foreach (bool fusion in new[] { true, false })
+                        {
+                            // Every row of the cache holds something: the new rows overwrite theirs, the rest must stay.
+                            int capacity = lengths.Max() + 3;
+                            var cache = new CacheMirror(h, cacheType, lengths.Length, capacity, shape.KvWidth);
+                            for (int s = 0; s < lengths.Length; s++) cache.Store(h, rng, Repeat(s, capacity), Range(0, capacity));
+                            int n = slots.Length;
+                            var qkv = KernelData.Uniform(rng, n * width, 2);
+                            var qkvt = h.Activation("qkv", qkv, n, width);
+                            var q = be.ColumnView(qkvt, 0, shape.QueryWidth);
+                            var k = be.ColumnView(qkvt, shape.QueryWidth, shape.KvWidth);
+                            var v = be.ColumnView(qkvt, shape.QueryWidth + shape.KvWidth, shape.KvWidth);
+                            for (int r = 0; r < n; r++)
+                                for (int c = 0; c < shape.KvWidth; c++)
+                                {
+                                    cache.HostK[slots[r]][positions[r] * shape.KvWidth + c] = KernelData.Round(qkv[r * width + shape.QueryWidth + c], cacheType);
+                                    cache.HostV[slots[r]][positions[r] * shape.KvWidth + c] = KernelData.Round(qkv[r * width + shape.QueryWidth + shape.KvWidth + c], cacheType);
+                                }
+                            var qRows = Enumerable.Range(0, n).SelectMany(r => qkv.Skip(r * width).Take(shape.QueryWidth)).ToArray();
+                            var reference = Reference(qRows, slots, positions, cache, heads, kvHeads, hd, shape.Scale, window);
+                            using var batch = be.PrepareBatch(new TokenBatch(RandomIds(rng, n), positions, slots, Range(0, n)));
+                            be.ForcedAttentionPath = path;
+                            be.ForcedSplitLength = split;
+                            be.FuseKvStoreIntoAttention = fusion;
+                            long fusedBefore = be.FusedKvStores, launchesBefore = be.Launches;
+                            var y = be.Allocate("attn", TensorDType.F32, n, shape.QueryWidth);
+                            be.StoreKvAndAttend(q, k, v, cache.K, cache.V, batch, shape, y);
+                            string what = $"{name}, fusion {fusion}, split {split?.ToString() ?? "auto"}, cache {cacheType}, heads {heads}/{kvHeads} x {hd}, window {window}";
+                            bool fused = fusion && fuses;
+                            Assert.True(be.FusedKvStores - fusedBefore == (fused ? 1 : 0), $"{what}: fused {be.FusedKvStores - fusedBefore} times");
+                            Assert.True(be.Launches - launchesBefore == (fused ? 1 : 2), $"{what}: {be.Launches - launchesBefore} launches");
+                            h.Check(h.Download(y), reference, MaxNmse, what);
+                            var bytes = new byte[cache.K.ByteCount];
+                            be.DownloadBytes(cache.K, bytes);
+                            Assert.True(KernelData.ToBytes(cache.HostK.SelectMany(x => x).ToArray(), cacheType).SequenceEqual(bytes), $"{what}: the key cache");
+                            be.DownloadBytes(cache.V, bytes);
+                            Assert.True(KernelData.ToBytes(cache.HostV.SelectMany(x => x).ToArray(), cacheType).SequenceEqual(bytes), $"{what}: the value cache");
+                            be.Release(y);
+                            be.Release(qkvt);
+                            be.Release(cache.K);
+                            be.Release(cache.V);
+                        }
+        }
+        finally
+        {
+            be.ForcedAttentionPath = null;
+            be.ForcedSplitLength = null;
+            be.FuseKvStoreIntoAttention = true;
+        }
+        h.AssertAll();
+    }
+
     [GpuFact]
     public void RaggedBatchOfTwoPromptsAttendsWithinEachSlot()
     {

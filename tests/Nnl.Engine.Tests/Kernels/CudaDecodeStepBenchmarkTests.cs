@@ -178,10 +178,8 @@ public class CudaDecodeStepBenchmarkTests
                 {
                     be.NormMatMul(x, RowNorm.Layer(w["ln1"], w["ln1b"], 1e-5f), norm, w["qkv"], WeightLayout.Conv1D, w["qkvb"], qkv);
                     Mark("LayerNorm + MatMul qkv");
-                    be.StoreKv(kView, vView, w["kc"], w["vc"], batch);
-                    Mark("StoreKv");
-                    be.Attention(qView, w["kc"], w["vc"], batch, shape, attn);
-                    Mark("Attention");
+                    be.StoreKvAndAttend(qView, kView, vView, w["kc"], w["vc"], batch, shape, attn);
+                    Mark("StoreKv + Attention");
                     be.MatMul(attn, w["proj"], WeightLayout.Conv1D, w["projb"], x, MatMulEpilogue.Accumulate);
                     Mark("MatMul proj + residual");
                     be.NormMatMul(x, RowNorm.Layer(w["ln2"], w["ln2b"], 1e-5f), norm, w["fc"], WeightLayout.Conv1D, w["fcb"], up, MatMulEpilogue.GeluNew);
@@ -203,10 +201,8 @@ public class CudaDecodeStepBenchmarkTests
                     Mark("Rope");
                     be.Rope(k, batch, m.KvHeads, rope);
                     Mark("Rope");
-                    be.StoreKv(k, v, w["kc"], w["vc"], batch);
-                    Mark("StoreKv");
-                    be.Attention(q, w["kc"], w["vc"], batch, shape, attn);
-                    Mark("Attention");
+                    be.StoreKvAndAttend(q, k, v, w["kc"], w["vc"], batch, shape, attn);
+                    Mark("StoreKv + Attention");
                     be.MatMul(attn, w["o"], WeightLayout.Linear, null, x, MatMulEpilogue.Accumulate);
                     Mark("MatMul o + residual");
                     be.RmsNorm(x, w["ln2"], 1e-5f, norm);
@@ -252,10 +248,11 @@ public class CudaDecodeStepBenchmarkTests
         Assert.True(first.Distinct().Count() > m.Vocab / 2, "the logits should vary over the vocabulary");
         // The fused table: a GPT-2 layer is 8 kernels, 6 with its norms inside the GEMVs of nn.Linear
         // memory (NormMatMul, when the backend fuses it; off by default), a Llama layer 14 (no Add,
-        // no SliceColumns, no GeluNew); plus the embedding (GPT-2: token, position, add), the final
-        // norm and the head.
+        // no SliceColumns, no GeluNew), each one fewer with the KV store inside attention (on by
+        // default); plus the embedding (GPT-2: token, position, add), the final norm and the head.
         bool normsFused = m.StoredAsLinear && be.FuseNormIntoGemv;
-        Assert.Equal((m.Gpt2 ? 3 : 1) + m.Layers * (m.Gpt2 ? (normsFused ? 6 : 8) : 14) + 2, launches);
+        int kvStore = be.FuseKvStoreIntoAttention ? 0 : 1;
+        Assert.Equal((m.Gpt2 ? 3 : 1) + m.Layers * ((m.Gpt2 ? (normsFused ? 5 : 7) : 13) + kvStore) + 2, launches);
 
         string device = NnlDevice.Query(0).Name;
         _output.WriteLine($"{device}, {DateTime.UtcNow:yyyy-MM-dd}: copy {copyReadWriteGBps:F0} GB/s read+write ({copiedGBps:F0} GB/s copied), 1 GiB");
@@ -308,6 +305,19 @@ public class CudaDecodeStepBenchmarkTests
         _output.WriteLine(
             $"{m.Name} decode step as a CUDA graph: {graphMs:F3} ms/token against {defaultMs:F3} launched one by one " +
             $"({stack.WeightBytes / (graphMs * 1e-3) / 1e9:F0} GB/s of weights); {graphs.LastNodeCount} nodes, host records and launches them in {graphHostMs:F3} ms");
+
+        {
+            // The same graph step with the other choice of the KV store (inside attention, or its own
+            // launch): the same logits but for the order in which the softmax meets the newest key.
+            bool fused = be.FuseKvStoreIntoAttention;
+            be.FuseKvStoreIntoAttention = !fused;
+            var (otherMs, _) = Median(be.Stream, Repetitions, GraphStep);
+            var other = h.Download(logits);
+            be.FuseKvStoreIntoAttention = fused;
+            Assert.True(KernelData.Nmse(other, first.Select(f => (double)f).ToArray()) < 1e-8, "the KV store's placement should not change the logits");
+            _output.WriteLine($"{m.Name} decode step as a CUDA graph with the KV store {(fused ? "as its own launch" : "inside attention")}: " +
+                $"{otherMs:F3} ms/token against {graphMs:F3}; {be.GraphStatistics.LastNodeCount} nodes");
+        }
 
         // Where the time of one step goes, by operation (default kernels; events add a little).
         using (var start = new CudaEvent(be.Context))

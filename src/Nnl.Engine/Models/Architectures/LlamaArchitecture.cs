@@ -136,9 +136,8 @@ public sealed partial class LlamaArchitecture : IModelArchitecture
         be.MatMul(norm, w["attn_v"], WeightLayout.Linear, w.Optional("attn_v_bias"), v);
         be.Rope(q, ctx.Batch, a.HeadCount, _rope);
         be.Rope(k, ctx.Batch, a.KvHeadCount, _rope);
-        be.StoreKv(k, v, ctx.Cache.Keys(l), ctx.Cache.Values(l), ctx.Batch);
         var attn = ctx.Temporary($"blk.{l}.attn", a.QueryWidth);
-        be.Attention(q, ctx.Cache.Keys(l), ctx.Cache.Values(l), ctx.Batch, a, attn);
+        be.StoreKvAndAttend(q, k, v, ctx.Cache.Keys(l), ctx.Cache.Values(l), ctx.Batch, a, attn);
         be.MatMul(attn, w["attn_output"], WeightLayout.Linear, w.Optional("attn_output_bias"), y, MatMulEpilogue.Accumulate);
 
         var norm2 = ctx.Temporary($"blk.{l}.ffn_norm", h);

@@ -548,7 +548,15 @@ public sealed partial class CudaBackend : IComputeBackend
             kt.Pointer, vt.Pointer, kc.Pointer, vc.Pointer, b.Positions, b.Slots, b.RowCount, kvDim, (int)kt.RowStride, (int)kc.Shape[1], (int)vt.RowStride);
     }
 
-    public void Attention(BackendTensor q, BackendTensor kCache, BackendTensor vCache, BackendBatch batch, AttentionShape shape, BackendTensor output)
+    public void Attention(BackendTensor q, BackendTensor kCache, BackendTensor vCache, BackendBatch batch, AttentionShape shape, BackendTensor output) =>
+        Attention(q, kCache, vCache, batch, shape, output, newKv: null);
+
+    /// <param name="newKv">
+    /// The batch's new keys and values, not yet stored: the split kernel stores them and attends each
+    /// row's own position from them (<see cref="StoreKvAndAttend"/>, which checks them and the batch).
+    /// </param>
+    private void Attention(BackendTensor q, BackendTensor kCache, BackendTensor vCache, BackendBatch batch, AttentionShape shape, BackendTensor output,
+        (CudaTensor K, CudaTensor V)? newKv)
     {
         var qt = F32OrView(q, "Attention", "q");
         var kc = Cache(kCache, "Attention", "kCache");
@@ -565,8 +573,7 @@ public sealed partial class CudaBackend : IComputeBackend
         if (shape.SlidingWindow is <= 0) throw Bad("Attention", "shape", $"sliding window {shape.SlidingWindow} must be positive");
         int window = shape.SlidingWindow ?? 0;   // the kernels' 0 = the whole context
         int capacity = (int)kc.Shape[1];
-        var path = ForcedAttentionPath ?? (rows <= SplitAttentionMaxRows ? CudaAttentionPath.Split : CudaAttentionPath.PerRow);
-        if (path == CudaAttentionPath.Split)
+        if (newKv is not null || AttentionPath(rows) == CudaAttentionPath.Split)
         {
             // A row sees at most the window's positions: the splits cover that, from its first visible one.
             int context = Math.Min(b.Host.MaxContext, capacity);
@@ -579,7 +586,8 @@ public sealed partial class CudaBackend : IComputeBackend
             ulong partial = Scratch((long)rows * heads * splits * (hd + 2) * sizeof(float));
             Launch(_attentionDecode.For(kc.DType), ((uint)splits, (uint)heads, (uint)rows), ((uint)attentionThreads, 1, 1),
                 qt.Pointer, kc.Pointer, vc.Pointer, y.Pointer, partial, SplitCounters(rows * heads), b.Positions, b.Slots,
-                heads, kvHeads, hd, (int)qt.RowStride, capacity, splitLen, window, shape.Scale);
+                heads, kvHeads, hd, (int)qt.RowStride, capacity, splitLen, window, shape.Scale,
+                newKv?.K.Pointer ?? 0UL, newKv?.V.Pointer ?? 0UL, (int)(newKv?.K.RowStride ?? 0), (int)(newKv?.V.RowStride ?? 0));
         }
         else
         {
