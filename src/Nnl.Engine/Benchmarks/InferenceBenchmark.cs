@@ -182,6 +182,9 @@ public static class InferenceBenchmark
             CudaGraphNodeUpdates = graphs?.NodeUpdates,
             CudaGraphFallbacks = graphs?.Fallbacks,
             CudaGraphHostMillisecondsPerStep = graphs is { Replays: > 0 } g ? g.LastHostMilliseconds : null,
+            CudaGraphGpuMillisecondsPerStep = graphs?.Timing?.GpuMilliseconds,
+            CudaGraphIdleInStepMilliseconds = graphs?.Timing?.IdleInStepMilliseconds,
+            CudaGraphIdleBetweenStepsMilliseconds = graphs?.Timing is { IdleBetweenStepsMilliseconds: var between } && !double.IsNaN(between) ? between : null,
         };
     }
 }

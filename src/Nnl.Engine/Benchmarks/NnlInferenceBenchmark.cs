@@ -72,4 +72,19 @@ public sealed record NnlInferenceBenchmark
     /// waits for the host; well below it, the GPU is the limit.
     /// </summary>
     public double? CudaGraphHostMillisecondsPerStep { get; init; }
+
+    /// <summary>
+    /// With graph steps timed (NNL_GRAPH_TIMING=1): the median GPU time of a step's segments; next to
+    /// DecodeMillisecondsPerTokenMedian, the rest is the GPU idle (the two fields below).
+    /// </summary>
+    public double? CudaGraphGpuMillisecondsPerStep { get; init; }
+
+    /// <summary>Median time the GPU waited inside a step for the host to record the next segment (timed steps only).</summary>
+    public double? CudaGraphIdleInStepMilliseconds { get; init; }
+
+    /// <summary>
+    /// Median time from one step's last kernel to the next step's first (timed steps only): the logits'
+    /// download, sampling, the next batch and recording the first segment.
+    /// </summary>
+    public double? CudaGraphIdleBetweenStepsMilliseconds { get; init; }
 }

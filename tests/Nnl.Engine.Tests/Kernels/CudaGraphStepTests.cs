@@ -184,6 +184,58 @@ public class CudaGraphStepTests
         Assert.Equal((2L, 1L), (s.Replays, s.Fallbacks));
     }
 
+    /// <summary>
+    /// Timed steps: the host sleeps between a step's two segments and between steps, so the GPU sits
+    /// idle for at least that long in each place, while the kernels themselves take microseconds; the
+    /// medians must put the sleeps where they were and the GPU time well below them. A step that falls
+    /// back is not timed, and untimed steps report nothing.
+    /// </summary>
+    [GpuFact]
+    public void TimedStepsPutTheHostsDelaysWhereTheyWere()
+    {
+        using var h = new GpuHarness();
+        var be = h.Backend;
+        be.MinGraphSegmentLaunches = 1;
+        var rng = new Random(74);
+        var (a, b, c, d, y, z, av, bv, cv, dv) = Operands(be, rng);
+        void Step(int sleepInStepMs)
+        {
+            be.BeginGraphStep();
+            be.Add(a, b, y);
+            be.CutGraphStep();
+            Thread.Sleep(sleepInStepMs);
+            be.Add(y, c, z);
+            be.EndGraphStep();
+        }
+        Step(0);
+        be.Synchronize();
+        Assert.Null(be.GraphStatistics.Timing);
+
+        be.TimeGraphSteps = true;
+        for (int i = 0; i < 5; i++)
+        {
+            Step(20);
+            be.Synchronize();
+            Thread.Sleep(30);
+        }
+        Assert.Equal(Sum(av, bv, cv), h.Download(z));
+        var t = be.GraphStatistics.Timing;
+        Assert.NotNull(t);
+        Assert.Equal(5, t.Steps);
+        Assert.True(t.IdleInStepMilliseconds is >= 19 and < 200, $"idle inside a step {t.IdleInStepMilliseconds} ms, the host slept 20");
+        Assert.True(t.IdleBetweenStepsMilliseconds is >= 29 and < 300, $"idle between steps {t.IdleBetweenStepsMilliseconds} ms, the host slept 30");
+        Assert.True(t.GpuMilliseconds is > 0 and < 5, $"two small adds took {t.GpuMilliseconds} ms of GPU time");
+
+        // A step that falls back is not timed.
+        be.BeginGraphStep();
+        be.Add(a, b, y);
+        be.Upload(d, dv);
+        be.Add(y, c, z);
+        be.EndGraphStep();
+        Assert.Equal(5, be.GraphStatistics.Timing!.Steps);
+        be.TimeGraphSteps = false;
+    }
+
     [GpuFact]
     public void CutsBeforeASegmentHoldsTheMinimumRecordOn()
     {

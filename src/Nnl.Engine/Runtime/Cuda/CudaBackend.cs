@@ -721,8 +721,16 @@ public sealed partial class CudaBackend : IComputeBackend
         ObjectDisposedException.ThrowIf(_disposed, this);
         _graphStep ??= new CudaGraphStep(Context);
         if (MinGraphSegmentLaunches is { } min) _graphStep.MinSegmentLaunches = min;
+        _graphStep.TimeSteps = TimeGraphSteps;
         _graphStep.Begin();
     }
+
+    /// <summary>
+    /// Time every graph step's segments with CUDA events: <see cref="NnlCudaGraphStatistics.Timing"/> then
+    /// says how long the GPU ran them and how long it sat idle waiting for the host, inside a step and
+    /// between steps. Off by default (two event records a segment); NNL_GRAPH_TIMING=1 turns it on.
+    /// </summary>
+    public bool TimeGraphSteps { get; set; } = Environment.GetEnvironmentVariable("NNL_GRAPH_TIMING") == "1";
 
     /// <summary>
     /// Fewest launches a graph segment holds before a cut (<see cref="CutGraphStep"/>) takes effect

@@ -19,8 +19,10 @@ namespace Nnl.Engine.Runtime.Cuda;
 /// <param name="LastHostMilliseconds">
 /// The last step's host time: next to the time a step takes, it tells whether the GPU waits for the host.
 /// </param>
+/// <param name="Timing">Where the GPU's time went, when steps are timed (<see cref="CudaBackend.TimeGraphSteps"/>); else null.</param>
 public sealed record NnlCudaGraphStatistics(long Replays, long NodeUpdates, long Rebuilds, long Fallbacks,
-    int LastNodeCount, int LastUpdatedNodes, string? LastFallbackReason, double HostMilliseconds = 0, double LastHostMilliseconds = 0);
+    int LastNodeCount, int LastUpdatedNodes, string? LastFallbackReason, double HostMilliseconds = 0, double LastHostMilliseconds = 0,
+    NnlGraphStepTiming? Timing = null);
 
 /// <summary>
 /// Records a step's kernel launches and replays them as CUDA graphs, one per segment: the caller
@@ -66,6 +68,7 @@ internal sealed class CudaGraphStep : IDisposable
     private int _lastNodeCount, _lastUpdated;
     private string? _lastFallbackReason;
     private long _stepStartTicks, _hostTicks, _lastHostTicks;
+    private GraphStepTimer? _timer;
 
     public CudaGraphStep(CudaContext context)
     {
@@ -82,13 +85,35 @@ internal sealed class CudaGraphStep : IDisposable
     /// <summary>True while an executable graph is kept for the next step.</summary>
     public bool HasGraph => _segments.Any(g => g.Exec is not null);
 
-    public NnlCudaGraphStatistics Statistics =>
-        new(_replays, _nodeUpdates, _rebuilds, _fallbacks, _lastNodeCount, _lastUpdated, _lastFallbackReason,
-            _hostTicks * 1000.0 / Stopwatch.Frequency, _lastHostTicks * 1000.0 / Stopwatch.Frequency);
+    public NnlCudaGraphStatistics Statistics
+    {
+        get
+        {
+            if (_state == State.Idle) _timer?.Collect();
+            return new(_replays, _nodeUpdates, _rebuilds, _fallbacks, _lastNodeCount, _lastUpdated, _lastFallbackReason,
+                _hostTicks * 1000.0 / Stopwatch.Frequency, _lastHostTicks * 1000.0 / Stopwatch.Frequency, _timer?.Timing);
+        }
+    }
+
+    /// <summary>
+    /// Time each step's segments with events (<see cref="GraphStepTimer"/>): the GPU's time in them and
+    /// its idle time waiting for the host, in <see cref="Statistics"/>. Turning it off drops what was timed.
+    /// </summary>
+    public bool TimeSteps
+    {
+        get => _timer is not null;
+        set
+        {
+            if (value == TimeSteps) return;
+            if (value) _timer = new GraphStepTimer(_context);
+            else { _timer!.Dispose(); _timer = null; }
+        }
+    }
 
     public void Begin()
     {
         if (_state != State.Idle) throw new InvalidOperationException("A graph step is already open: end it (EndGraphStep) before beginning another.");
+        _timer?.Collect();
         _recording.Clear();
         _segment = 0;
         _stepNodes = _stepUpdated = 0;
@@ -109,6 +134,7 @@ internal sealed class CudaGraphStep : IDisposable
         if (_state != State.Recording) return;
         _state = State.FellBack;
         _fallbacks++;
+        _timer?.Discard();
         _lastFallbackReason = reason;
         for (int i = 0; i < _recording.Count; i++)
         {
@@ -153,6 +179,7 @@ internal sealed class CudaGraphStep : IDisposable
             finally { _state = State.Idle; }
         }
         _state = State.Idle;
+        if (recorded) _timer?.EndStep(stream);
         _lastHostTicks = Stopwatch.GetTimestamp() - _stepStartTicks;
         _hostTicks += _lastHostTicks;
         // A step that fell back counts as a fallback even if its first segments ran as graphs.
@@ -183,7 +210,9 @@ internal sealed class CudaGraphStep : IDisposable
                 Rebuild(g);
                 updated = _recording.Count;
             }
+            _timer?.BeforeSegment(stream);
             g.Exec!.Launch(stream);
+            _timer?.AfterSegment(stream);
             _nodeUpdates += updated;
             _stepUpdated += updated;
             _stepNodes += _recording.Count;
@@ -195,6 +224,7 @@ internal sealed class CudaGraphStep : IDisposable
             // The executable may hold some of this step's parameters and not others: start over next step.
             g.Drop();
             _recording.Clear();
+            _timer?.Discard();
             throw;
         }
     }
@@ -203,6 +233,7 @@ internal sealed class CudaGraphStep : IDisposable
     public void Abandon()
     {
         _state = State.Idle;
+        _timer?.Discard();
         _recording.Clear();
     }
 
@@ -237,6 +268,8 @@ internal sealed class CudaGraphStep : IDisposable
         _state = State.Idle;
         foreach (var g in _segments) g.Dispose();
         _segments.Clear();
+        _timer?.Dispose();
+        _timer = null;
         _recording.Clear();
     }
 }
