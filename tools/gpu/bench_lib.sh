@@ -1,0 +1,28 @@
+# Helpers the device-run scripts source (repo root, after tools/gpu/unpack.sh): `bench` runs
+# `nnl bench` on a model in /tmp with extra environment assignments and prints its line; `model`
+# makes one of the random-weight presets in /tmp once.
+export LD_LIBRARY_PATH=/usr/local/cuda-13.0/targets/x86_64-linux/lib:${LD_LIBRARY_PATH:-}
+OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
+N=/tmp/nnl-tests/nnl
+T=/tmp/nnl-tests/Nnl.Engine.Tests
+show() { python3 -c '
+import json, sys
+for r in map(json.loads, open(sys.argv[1])):
+    if "DecodeMillisecondsPerTokenMedian" in r:
+        print(sys.argv[2], "ms/token", round(r["DecodeMillisecondsPerTokenMedian"], 3), "min", round(r["DecodeMillisecondsPerTokenMin"], 3),
+              "bound", r.get("BoundMillisecondsPerToken"), "eff", r.get("Efficiency"), "host/step", r.get("CudaGraphHostMillisecondsPerStep"),
+              "replays", r.get("CudaGraphReplays"), "fallbacks", r.get("CudaGraphFallbacks"),
+              *(["gpu", round(r["CudaGraphGpuMillisecondsPerStep"], 3), "idle in step", round(r["CudaGraphIdleInStepMilliseconds"], 3),
+                 "idle between", r.get("CudaGraphIdleBetweenStepsMilliseconds") and round(r["CudaGraphIdleBetweenStepsMilliseconds"], 3)]
+                if r.get("CudaGraphGpuMillisecondsPerStep") is not None else []))' "$1" "$2"; }
+# bench <model dir in /tmp> <label> <tokens> <repetitions> <budget> [VAR=value]...
+bench() { local model=$1 label=$2 tokens=$3 reps=$4 budget=$5; shift 5
+  env "$@" $N bench /tmp/$model --device cuda --max-gpu-memory $budget --prompt-length 16 --tokens $tokens --repetitions $reps --json > "$OUT/$model-$label.jsonl"
+  show "$OUT/$model-$label.jsonl" "$model $label"; }
+# model gpt2xl|l13
+model() { case $1 in
+  gpt2xl) [ -d /tmp/gpt2xl ] || $N new-model --preset gpt2-xl --dtype fp16 --seed 1 --path /tmp/gpt2xl > /dev/null ;;
+  l13) [ -d /tmp/l13 ] || $N new-model --preset llama-2-13b --dtype fp16 --seed 1 --path /tmp/l13 > /dev/null ;;
+  esac; }
+ceilings() { $N transfer --direction h2d,d2d --memory pinned --size 256MB --json > "$OUT/ceilings.jsonl"
+  python3 -c 'import json,sys; [print(r["Direction"], round(r["MedianGBps"],1), "GB/s") for r in map(json.loads, open(sys.argv[1]))]' "$OUT/ceilings.jsonl"; }

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# One device run (repo root, after tools/gpu/unpack.sh), sixth session: resident decode with the KV store
+# inside attention (default) against its own launch (NNL_KV_FUSION=0), next to the copy ceilings.
+# usage: tools/gpu/resident_session6.sh [ceilings|kv|llama13b|budgets|kv-tests|tests]...
+set -uo pipefail
+source tools/gpu/bench_lib.sh
+for part in "$@"; do
+  echo "== $(date -u +%T) $part" >&2
+  case $part in
+    ceilings) ceilings ;;
+    kv)
+      model gpt2xl
+      for i in 1 2 3; do bench gpt2xl kv-in-attention-$i 33 3 64GB; bench gpt2xl kv-store-$i 33 3 64GB NNL_KV_FUSION=0; done ;;
+    llama13b)
+      model l13
+      bench l13 kv-in-attention 17 2 64GB; bench l13 kv-store 17 2 64GB NNL_KV_FUSION=0 ;;
+    budgets)
+      model gpt2xl; model l13
+      bench gpt2xl budget2GB 17 2 2GB; bench l13 budget8GB 9 2 8GB ;;
+    kv-tests)
+      timeout 300 $T -noColor -showLiveOutput -class Nnl.Engine.Tests.Kernels.CudaAttentionTests -class Nnl.Engine.Tests.Kernels.CudaBackendParityTests \
+        -class Nnl.Engine.Tests.Kernels.CudaDecodeStepBenchmarkTests > "$OUT/kv-tests.log" 2>&1
+      grep -E "\[FAIL\]" -A12 "$OUT/kv-tests.log" | head -60; grep -E "decode step|KV store" "$OUT/kv-tests.log" | head -20; tail -1 "$OUT/kv-tests.log" ;;
+    idle)
+      # Where a resident GPT-2-XL step's time goes: the GPU in the graph segments, and idle waiting for the host.
+      model gpt2xl
+      for i in 1 2; do bench gpt2xl timed-$i 33 3 64GB NNL_GRAPH_TIMING=1; bench gpt2xl untimed-$i 33 3 64GB; done
+      model l13; bench l13 timed 17 2 64GB NNL_GRAPH_TIMING=1 ;;
+    graph-tests)
+      timeout 300 $T -noColor -class Nnl.Engine.Tests.Kernels.CudaGraphStepTests > "$OUT/graph-tests.log" 2>&1
+      grep -E "\[FAIL\]" -A12 "$OUT/graph-tests.log" | head -40; tail -1 "$OUT/graph-tests.log" ;;
+    timeline)
+      # The GPU's timeline of a resident GPT-2-XL decode (Nsight Systems, kernels inside graphs as nodes): where it idles.
+      model gpt2xl
+      NSYS=$(command -v nsys || ls /usr/local/cuda*/bin/nsys /opt/nvidia/nsight-systems/*/bin/nsys /usr/local/cuda*/nsight-systems*/bin/nsys 2>/dev/null | head -1)
+      echo "nsys: ${NSYS:-none}"
+      [ -n "$NSYS" ] || continue
+      $NSYS profile -o /tmp/tl --trace=cuda --cuda-graph-trace=node -f true $N bench /tmp/gpt2xl --device cuda --prompt-length 16 --tokens 17 --repetitions 2 --json > "$OUT/timeline-bench.jsonl" 2> "$OUT/nsys.log"
+      tail -3 "$OUT/nsys.log"
+      $NSYS stats --report cuda_gpu_trace --format csv -o /tmp/tl /tmp/tl.nsys-rep > /dev/null 2>> "$OUT/nsys.log"
+      ls /tmp/tl* ; xz -T0 -c /tmp/tl_cuda_gpu_trace.csv > "$OUT/tl_cuda_gpu_trace.csv.xz"; ls -la "$OUT" | tail -3 ;;
+    decode-step)
+      timeout 300 $T -noColor -showLiveOutput -class Nnl.Engine.Tests.Kernels.CudaDecodeStepBenchmarkTests > "$OUT/decode-step.log" 2>&1
+      grep -E "\[FAIL\]" -A12 "$OUT/decode-step.log" | head -40; grep -E "CUDA graph" "$OUT/decode-step.log" | sed 's/.*\[OUTPUT\] //'; tail -1 "$OUT/decode-step.log" ;;
+    tests)
+      timeout 450 $T -noColor -trait "Category=Gpu" > "$OUT/gpu-tests.log" 2>&1
+      grep -E "\[FAIL\]" -A8 "$OUT/gpu-tests.log" | head -40; tail -2 "$OUT/gpu-tests.log" ;;
+    *) echo "unknown part $part" >&2 ;;
+  esac
+done
