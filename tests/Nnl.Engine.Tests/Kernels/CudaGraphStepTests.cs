@@ -264,6 +264,44 @@ public class CudaGraphStepTests
     }
 
     /// <summary>
+    /// The ramp: with a minimum of 16 and a ramp of 2, cuts after every launch give segments of 1 (the
+    /// first), 2, 8, 16, 16 launches and the rest; the chain of adds still sums in order.
+    /// </summary>
+    [GpuFact]
+    public void SegmentsGrowFromTheRampToTheMinimum()
+    {
+        using var h = new GpuHarness();
+        var be = h.Backend;
+        be.MinGraphSegmentLaunches = 16;
+        be.GraphSegmentRamp = 2;
+        var rng = new Random(75);
+        var (a, b, c, d, y, z, av, bv, cv, dv) = Operands(be, rng);
+        const int launches = 1 + 2 + 8 + 16 + 16 + 5;
+        be.BeginGraphStep();
+        be.Add(a, b, z);
+        var expected = Sum(av, bv);
+        for (int i = 1; i < launches; i++)
+        {
+            be.CutGraphStep();
+            var (term, values) = (i % 3) switch { 0 => (a, av), 1 => (c, cv), _ => (d, dv) };
+            be.Add(z, term, z);
+            expected = Sum(expected, values);
+        }
+        be.EndGraphStep();
+        Assert.Equal(expected, h.Download(z));
+        var s = be.GraphStatistics;
+        Assert.Equal((1L, 6L, launches), (s.Replays, s.Rebuilds, s.LastNodeCount));
+
+        be.GraphSegmentRamp = 0;   // no ramp: 1 (the same node as before: replayed), then 16, 16 and 15 (new graphs)
+        be.BeginGraphStep();
+        be.Add(a, b, z);
+        for (int i = 1; i < launches; i++) { be.CutGraphStep(); be.Add(z, c, z); }
+        be.EndGraphStep();
+        s = be.GraphStatistics;
+        Assert.Equal((2L, 6L + 3L, launches), (s.Replays, s.Rebuilds, s.LastNodeCount));
+    }
+
+    /// <summary>
     /// A long chain of dependent kernels in one segment, each reading what the one before wrote:
     /// with programmatic edges (sm_90 and later) each kernel starts while its predecessor drains and
     /// must wait inside before it reads, so a kernel without that wait would read stale sums here.

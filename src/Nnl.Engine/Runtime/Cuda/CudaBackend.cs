@@ -721,6 +721,7 @@ public sealed partial class CudaBackend : IComputeBackend
         ObjectDisposedException.ThrowIf(_disposed, this);
         _graphStep ??= new CudaGraphStep(Context);
         if (MinGraphSegmentLaunches is { } min) _graphStep.MinSegmentLaunches = min;
+        if (GraphSegmentRamp is { } ramp) _graphStep.SegmentRamp = ramp;
         _graphStep.TimeSteps = TimeGraphSteps;
         _graphStep.Begin();
     }
@@ -737,6 +738,12 @@ public sealed partial class CudaBackend : IComputeBackend
     /// (the step's first segment excepted); null keeps <see cref="CudaGraphStep.MinSegmentLaunches"/>'s default.
     /// </summary>
     public int? MinGraphSegmentLaunches { get; set; }
+
+    /// <summary>
+    /// The minimum of a step's second segment, growing fourfold a segment up to <see cref="MinGraphSegmentLaunches"/>
+    /// (0: no ramp); null keeps <see cref="CudaGraphStep.SegmentRamp"/>'s default.
+    /// </summary>
+    public int? GraphSegmentRamp { get; set; }
 
     /// <summary>
     /// True when this context's kernels wait for their predecessors inside (the sm90 set) and a graph

@@ -158,13 +158,35 @@ internal sealed class CudaGraphStep : IDisposable
         int.TryParse(Environment.GetEnvironmentVariable("NNL_GRAPH_SEGMENT_LAUNCHES"), out int n) && n > 0 ? n : 32;
 
     /// <summary>
+    /// The second segment's minimum, growing fourfold a segment up to <see cref="MinSegmentLaunches"/>:
+    /// the first segment (one node, the embedding) keeps the GPU busy for a few microseconds only, so a
+    /// full-sized second segment left it idle while the host recorded it (0.07 ms a resident GPT-2-XL
+    /// step on the H200, timed with <see cref="TimeSteps"/>); short segments first let the GPU start while
+    /// the host, about three times faster than the GPU a launch, gets ahead. 0 turns the ramp off
+    /// (NNL_GRAPH_RAMP overrides the default of 4).
+    /// </summary>
+    public int SegmentRamp { get; set; } = DefaultSegmentRamp;
+
+    private static readonly int DefaultSegmentRamp =
+        int.TryParse(Environment.GetEnvironmentVariable("NNL_GRAPH_RAMP"), out int r) && r >= 0 ? r : 4;
+
+    /// <summary>Launches segment <paramref name="index"/> (≥ 1) holds at least.</summary>
+    internal int MinLaunchesOfSegment(int index)
+    {
+        if (SegmentRamp <= 0) return MinSegmentLaunches;
+        long ramp = SegmentRamp;
+        for (int k = 1; k < index && ramp < MinSegmentLaunches; k++) ramp *= 4;
+        return (int)Math.Min(ramp, MinSegmentLaunches);
+    }
+
+    /// <summary>
     /// Launches what was recorded since the last cut as the step's next segment, when it is the
-    /// first or holds <see cref="MinSegmentLaunches"/>; recording goes on.
+    /// first or holds its minimum (<see cref="SegmentRamp"/>, <see cref="MinSegmentLaunches"/>); recording goes on.
     /// </summary>
     public void Cut(CudaStream stream)
     {
         if (_state != State.Recording || _recording.Count == 0) return;
-        if (_segment > 0 && _recording.Count < MinSegmentLaunches) return;
+        if (_segment > 0 && _recording.Count < MinLaunchesOfSegment(_segment)) return;
         LaunchSegment(stream);
     }
 
