@@ -94,6 +94,19 @@ __device__ __forceinline__ void nnl_attention_decode_body(
     // With the new keys given, the row's own position p comes from them, not from the cache.
     int p = positions[row];
     int cached_end = k_new ? min(end, p) : end;
+    int per_warp = (end - begin + warps - 1) / warps;
+    int wb = begin + warp * per_warp, we = min(wb + per_warp, end), wce = min(we, cached_end);
+    const S* kc = (const S*)k_cache_ + slot * max_seq * kv_dim + (size_t)kvh * head_dim;
+    const S* vc = (const S*)v_cache_ + slot * max_seq * kv_dim + (size_t)kvh * head_dim;
+    // The cached positions before p were written by earlier steps (the batch block too, before the
+    // step), so with the new keys given (the launch stores nothing else) a warp loads its first keys
+    // and values before it waits for the qkv product: their DRAM round trip overlaps the product's tail.
+    // Without them this launch's rows may have been stored by the kernel just before: wait first.
+    constexpr int KEYS = NNL_ATTEND_KEYS(NI);
+    float kr[KEYS][NI], vr[KEYS][NI];
+    bool early = k_new && warp < warps && wb < wce;
+    if (early) nnl_attend_load<T, NI, KEYS>(kc, vc, kv_dim, wb, wce, head_dim, kr, vr);
+    nnl_grid_begin();
     const float* kn = k_new ? k_new + (size_t)row * k_new_stride + (size_t)kvh * head_dim : nullptr;
     const float* vn = k_new ? v_new + (size_t)row * v_new_stride + (size_t)kvh * head_dim : nullptr;
     if (k_new && p >= begin && p < end && h % (n_heads / n_kv_heads) == 0)
@@ -111,13 +124,15 @@ __device__ __forceinline__ void nnl_attention_decode_body(
     for (int i = 0; i < NI; i++) acc[i] = 0.0f;
     if (warp < warps && begin < end)
     {
-        int per_warp = (end - begin + warps - 1) / warps;
-        int wb = begin + warp * per_warp, we = min(wb + per_warp, end);
         float qv[NI];
         nnl_load_query<NI>(q + (size_t)row * q_stride + (size_t)h * head_dim, head_dim, scale, qv);
-        const S* kc = (const S*)k_cache_ + slot * max_seq * kv_dim + (size_t)kvh * head_dim;
-        const S* vc = (const S*)v_cache_ + slot * max_seq * kv_dim + (size_t)kvh * head_dim;
-        if (wb < min(we, cached_end)) nnl_attend<T, NI>(qv, kc, vc, kv_dim, wb, min(we, cached_end), head_dim, m, l, acc);
+        int from = wb;
+        if (early)
+        {
+            nnl_attend_update<NI, KEYS>(qv, kr, vr, wb, wce, m, l, acc);
+            from = wb + KEYS;
+        }
+        if (from < wce) nnl_attend<T, NI, KEYS>(qv, kc, vc, kv_dim, from, wce, head_dim, m, l, acc);
         if (k_new && p >= wb && p < we) nnl_attend_new<T, NI>(qv, kn, vn, head_dim, m, l, acc);
     }
     if (warp < warps)
@@ -202,7 +217,7 @@ __device__ __forceinline__ void nnl_attention_decode_impl(
 #undef NNL_CALL
 }
 
-NNL_WEIGHT_ENTRIES(nnl_attention_decode,
+NNL_WEIGHT_ENTRIES_SELF_BEGUN(nnl_attention_decode,
     (const float* q, const void* k_cache, const void* v_cache, float* out, float* partial, nnl_u32* counters,
      const int* positions, const int* slots,
      int n_heads, int n_kv_heads, int head_dim, int q_stride, int max_seq, int split_len, int window, float scale,
