@@ -58,6 +58,13 @@ __device__ __forceinline__ void nnl_gemv_xreg_impl(
     int row = first + turn;
     uint4 cur[NNL_XR_VPL];
     if (row < last) nnl_xr_load(cur, wv + (size_t)row * vpr, lane, len);
+    // The bias is a weight too: asked for before the wait, it is no DRAM round trip in the block's
+    // last step. With slices the epilogue's thread r adds row first + r's (r < blockDim.x: in a
+    // register); a row at a time, lane 0 adds its rows' (into L2).
+    const S* bias = (const S*)bias_;
+    float bias_mine = 0.0f;
+    if (bias && slices > 1 && (int)threadIdx.x < last - first) bias_mine = L::load(bias, first + threadIdx.x);
+    if (bias && slices == 1 && lane == 0 && row < last) nnl_prefetch_l2(bias + row);
 
     nnl_grid_begin();   // from here x may be read and y written
 
@@ -73,7 +80,6 @@ __device__ __forceinline__ void nnl_gemv_xreg_impl(
             xr[j][4 * e] = a.x; xr[j][4 * e + 1] = a.y; xr[j][4 * e + 2] = a.z; xr[j][4 * e + 3] = a.w;
         }
     }
-    const S* bias = (const S*)bias_;
     for (; row < last; row += per_slice)
     {
         uint4 next[NNL_XR_VPL];
@@ -110,7 +116,7 @@ __device__ __forceinline__ void nnl_gemv_xreg_impl(
         {
             float s = 0.0f;
             for (int i = 0; i < slices; i++) s += nnl_xr_partial[r * slices + i];
-            if (bias) s += L::load(bias, first + r);
+            if (bias) s += r == (int)threadIdx.x ? bias_mine : L::load(bias, first + r);
             nnl_store_epilogue(y + first + r, s, epilogue);
         }
     }

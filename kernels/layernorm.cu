@@ -17,6 +17,11 @@ __device__ __forceinline__ void nnl_layernorm_impl(
     const typename L::storage* weight = (const typename L::storage*)weight_;
     const typename L::storage* bias = (const typename L::storage*)bias_;
     __shared__ float scratch[32];
+    // Weight and bias are read only after the two reductions: in L2 by then, not a DRAM round trip
+    // on the tail (they are constants of the step, so asking before the wait is safe).
+    nnl_prefetch_l2_block(weight, (size_t)dim * sizeof(typename L::storage));
+    if (bias) nnl_prefetch_l2_block(bias, (size_t)dim * sizeof(typename L::storage));
+    nnl_grid_begin();
     int nvec = dim / 4;
     bool registers = nnl_norm_row_fits(x, y, dim);
     for (int r = blockIdx.x; r < rows; r += gridDim.x)
@@ -77,6 +82,6 @@ __device__ __forceinline__ void nnl_layernorm_impl(
     }
 }
 
-NNL_WEIGHT_ENTRIES(nnl_layernorm,
+NNL_WEIGHT_ENTRIES_SELF_BEGUN(nnl_layernorm,
     (const float* x, const void* weight, const void* bias, float* y, int rows, int dim, float eps),
     (x, weight, bias, y, rows, dim, eps))

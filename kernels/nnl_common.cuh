@@ -234,6 +234,16 @@ __device__ __forceinline__ void nnl_grid_wait() {}
 __device__ __forceinline__ void nnl_launch_dependents() {}
 #endif
 
+// Asks L2 for the 128-byte line that holds p (no register, no wait): for weights a kernel reads only
+// after nnl_grid_wait() and would otherwise fetch from DRAM then.
+__device__ __forceinline__ void nnl_prefetch_l2(const void* p) { asm volatile("prefetch.global.L2 [%0];" ::"l"(p)); }
+
+// The block asks L2 for bytes [p, p + bytes): a norm's weight and bias before its wait.
+__device__ __forceinline__ void nnl_prefetch_l2_block(const void* p, size_t bytes)
+{
+    for (size_t o = (size_t)threadIdx.x * 128; o < bytes; o += (size_t)blockDim.x * 128) nnl_prefetch_l2((const char*)p + o);
+}
+
 // Waits for the kernels this one depends on, then lets the next one launch: a chain of kernels
 // runs at most one ahead, so waiting blocks never crowd out the running kernel's.
 __device__ __forceinline__ void nnl_grid_begin()

@@ -14,6 +14,9 @@ __device__ __forceinline__ void nnl_rmsnorm_impl(
     typedef nnl_type<T> L;
     const typename L::storage* weight = (const typename L::storage*)weight_;
     __shared__ float scratch[32];
+    // The weight is read only after the reduction: in L2 by then, not a DRAM round trip on the tail.
+    nnl_prefetch_l2_block(weight, (size_t)dim * sizeof(typename L::storage));
+    nnl_grid_begin();
     int nvec = dim / 4;
     bool registers = nnl_norm_row_fits(x, y, dim);
     for (int r = blockIdx.x; r < rows; r += gridDim.x)
@@ -52,6 +55,6 @@ __device__ __forceinline__ void nnl_rmsnorm_impl(
     }
 }
 
-NNL_WEIGHT_ENTRIES(nnl_rmsnorm,
+NNL_WEIGHT_ENTRIES_SELF_BEGUN(nnl_rmsnorm,
     (const float* x, const void* weight, float* y, int rows, int dim, float eps),
     (x, weight, y, rows, dim, eps))
