@@ -225,7 +225,11 @@ __device__ __forceinline__ float nnl_block_max(float v, float* scratch)
 // first lines, was slower than the row variants. So were (fifth session, branch experiment/staged-gemv,
 // docs/performance.md): copying a product's first weights into shared memory with cp.async before the
 // wait, letting the next kernel launch before this one's wait, and each product prefetching the next
-// product's weights into L2.
+// product's weights into L2. Sixth session: the register GEMV asking L2 for its rows with
+// cp.async.bulk.prefetch before the wait (16 KB to 1 MB a block: 3 to 12 % slower, the more the
+// slower), or loading its second row before the wait as well as its first (10 % slower), and a norm
+// folded into the register GEMV (branch experiment/norm-fold: 4 % slower). What did pay before the
+// wait is small and read late: the norms' weights, the GEMV's bias, attention's cached keys.
 #ifdef NNL_GRID_DEPENDENCY
 __device__ __forceinline__ void nnl_grid_wait() { asm volatile("griddepcontrol.wait;" ::: "memory"); }
 __device__ __forceinline__ void nnl_launch_dependents() { asm volatile("griddepcontrol.launch_dependents;" ::: "memory"); }

@@ -26,6 +26,22 @@ for part in "$@"; do
       model gpt2xl
       for i in 1 2; do bench gpt2xl timed-$i 33 3 64GB NNL_GRAPH_TIMING=1; bench gpt2xl untimed-$i 33 3 64GB; done
       model l13; bench l13 timed 17 2 64GB NNL_GRAPH_TIMING=1 ;;
+    ramp)
+      # The graph segments' ramp (NNL_GRAPH_RAMP: the second segment's minimum, fourfold a segment up to 32).
+      model gpt2xl
+      bench gpt2xl ramp4-timed 33 3 64GB NNL_GRAPH_TIMING=1; bench gpt2xl ramp0-timed 33 3 64GB NNL_GRAPH_TIMING=1 NNL_GRAPH_RAMP=0
+      for i in 1 2; do for r in 4 0 8 2; do bench gpt2xl ramp$r-$i 33 3 64GB NNL_GRAPH_RAMP=$r; done; done ;;
+    base-ab)
+      # This build against the same one with .device/base-Nnl.Engine.dll.xz (the engine, kernels inside, before a change), alternating.
+      rm -rf /tmp/nnl-base; cp -r /tmp/nnl-tests /tmp/nnl-base; xz -dc .device/base-Nnl.Engine.dll.xz > /tmp/nnl-base/Nnl.Engine.dll
+      model gpt2xl
+      for i in 1 2 3; do bench gpt2xl this-$i 33 3 64GB; N=/tmp/nnl-base/nnl bench gpt2xl base-$i 33 3 64GB; done ;;
+    kernel-tests)
+      timeout 400 $T -noColor -class Nnl.Engine.Tests.Kernels.CudaRowOperationTests -class Nnl.Engine.Tests.Kernels.CudaRegisterGemvTests \
+        -class Nnl.Engine.Tests.Kernels.CudaNormMatMulTests -class Nnl.Engine.Tests.Kernels.CudaBackendParityTests -class Nnl.Engine.Tests.Kernels.CudaMatMulTests > "$OUT/kernel-tests.log" 2>&1
+      grep -E "\[FAIL\]" -A12 "$OUT/kernel-tests.log" | head -60; tail -1 "$OUT/kernel-tests.log" ;;
+    base-ab-l13)
+      model l13; bench l13 this 17 2 64GB; N=/tmp/nnl-base/nnl bench l13 base 17 2 64GB ;;
     graph-tests)
       timeout 300 $T -noColor -class Nnl.Engine.Tests.Kernels.CudaGraphStepTests > "$OUT/graph-tests.log" 2>&1
       grep -E "\[FAIL\]" -A12 "$OUT/graph-tests.log" | head -40; tail -1 "$OUT/graph-tests.log" ;;
