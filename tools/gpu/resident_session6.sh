@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One device run (repo root, after tools/gpu/unpack.sh), sixth session: resident decode with the KV store
 # inside attention (default) against its own launch (NNL_KV_FUSION=0), next to the copy ceilings.
-# usage: tools/gpu/resident_session6.sh [ceilings|kv|llama13b|budgets|kv-tests|tests]...
+# usage: tools/gpu/resident_session6.sh [ceilings|kv|llama13b|budgets|kv-tests|idle|ramp|base-ab|base-ab-l13|kernel-tests|graph-tests|final|tests]...
 set -uo pipefail
 source tools/gpu/bench_lib.sh
 for part in "$@"; do
@@ -42,6 +42,14 @@ for part in "$@"; do
       grep -E "\[FAIL\]" -A12 "$OUT/kernel-tests.log" | head -60; tail -1 "$OUT/kernel-tests.log" ;;
     base-ab-l13)
       model l13; bench l13 this 17 2 64GB; N=/tmp/nnl-base/nnl bench l13 base 17 2 64GB ;;
+    final)
+      # The side by side for docs/performance.md: resident GPT-2-XL three times (and once timed), Llama-2-13B
+      # resident, and the two budgets of must-show 1 and 2, after the copy ceilings.
+      ceilings; model gpt2xl; model l13
+      for i in 1 2 3; do bench gpt2xl final-$i 33 3 64GB; done
+      bench gpt2xl final-timed 33 3 64GB NNL_GRAPH_TIMING=1
+      bench l13 final 17 2 64GB; bench l13 final-timed 17 2 64GB NNL_GRAPH_TIMING=1
+      bench gpt2xl budget2GB 17 2 2GB; bench l13 budget8GB 9 2 8GB ;;
     graph-tests)
       timeout 300 $T -noColor -class Nnl.Engine.Tests.Kernels.CudaGraphStepTests > "$OUT/graph-tests.log" 2>&1
       grep -E "\[FAIL\]" -A12 "$OUT/graph-tests.log" | head -40; tail -1 "$OUT/graph-tests.log" ;;
