@@ -4,20 +4,7 @@
 # ceilings of the same run; the budget points; the GPU tests; the per-kernel timings in graphs.
 # usage: tools/gpu/resident_session5.sh [ceilings|gpt2xl|llama13b|budgets|tests|timing]...
 set -uo pipefail
-OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
-export LD_LIBRARY_PATH=/usr/local/cuda-13.0/targets/x86_64-linux/lib:${LD_LIBRARY_PATH:-}
-N=/tmp/nnl-tests/nnl
-T=/tmp/nnl-tests/Nnl.Engine.Tests
-show() { python3 -c '
-import json, sys
-for r in map(json.loads, open(sys.argv[1])):
-    if "DecodeMillisecondsPerTokenMedian" in r:
-        print(sys.argv[2], "ms/token", round(r["DecodeMillisecondsPerTokenMedian"], 3), "min", round(r["DecodeMillisecondsPerTokenMin"], 3),
-              "bound", r.get("BoundMillisecondsPerToken"), "eff", r.get("Efficiency"), "host/step", r.get("CudaGraphHostMillisecondsPerStep"),
-              "replays", r.get("CudaGraphReplays"), "fallbacks", r.get("CudaGraphFallbacks"))' "$1" "$2"; }
-bench() { local model=$1 label=$2 tokens=$3 reps=$4 budget=$5; shift 5
-  env "$@" $N bench /tmp/$model --device cuda --max-gpu-memory $budget --prompt-length 16 --tokens $tokens --repetitions $reps --json > "$OUT/$model-$label.jsonl"
-  show "$OUT/$model-$label.jsonl" "$model $label"; }
+source tools/gpu/bench_lib.sh
 for part in "$@"; do
   echo "== $(date -u +%T) $part" >&2
   case $part in
