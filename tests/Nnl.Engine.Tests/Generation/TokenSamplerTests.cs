@@ -96,6 +96,67 @@ public sealed class TokenSamplerTests
         for (var i = 0; i < 100; i++) Assert.Equal(ArgMax(logits), sampler.Next(logits, Array.Empty<int>()));
     }
 
+    /// <summary>
+    /// The distribution each filter should leave, computed the plain way: every token sorted best first
+    /// (score down, id up), top-k with the k-th score's ties, the top-p prefix, renormalised.
+    /// </summary>
+    private static Dictionary<int, double> Expected(float[] logits, int[] sequence, GenerationOptions o)
+    {
+        var s = logits.Select(x => (double)x).ToArray();
+        foreach (var id in sequence.Distinct()) s[id] = s[id] < 0 ? s[id] * o.RepetitionPenalty : s[id] / o.RepetitionPenalty;
+        for (var i = 0; i < s.Length; i++) s[i] /= o.Temperature;
+        var order = Enumerable.Range(0, s.Length).OrderByDescending(i => s[i]).ThenBy(i => i).ToList();
+        if (o.TopK > 0 && o.TopK < order.Count) order = order.Where(i => s[i] >= s[order[o.TopK - 1]]).ToList();
+        var w = order.Select(i => Math.Exp(s[i] - s[order[0]])).ToArray();
+        var p = w.Select(x => x / w.Sum()).ToArray();
+        int keep = order.Count;
+        if (o.TopP < 1)
+        {
+            double c = 0;
+            keep = 0;
+            while (keep < order.Count) { c += p[keep++]; if (c >= o.TopP) break; }
+        }
+        var kept = w.Take(keep).Sum();
+        return Enumerable.Range(0, keep).ToDictionary(j => order[j], j => w[j] / kept);
+    }
+
+    /// <summary>
+    /// Every combination of the filters on a vocabulary with tied scores (so top-k keeps ties and the
+    /// order among equals matters) and a repeated history: the sampler draws exactly the tokens the
+    /// plain computation keeps, each about as often as it says (within five standard deviations).
+    /// </summary>
+    [Theory]
+    [InlineData(1.0, 0, 1.0, 1.0)]
+    [InlineData(0.7, 5, 1.0, 1.0)]
+    [InlineData(1.3, 0, 0.8, 1.0)]
+    [InlineData(0.9, 7, 0.9, 1.0)]
+    [InlineData(1.1, 3, 1.0, 1.4)]
+    [InlineData(2.0, 0, 0.5, 1.2)]
+    [InlineData(0.5, 40, 0.95, 1.0)]
+    public void FiltersKeepWhatThePlainComputationKeeps(double temperature, int topK, double topP, double penalty)
+    {
+        var rng = new Random(HashCode.Combine(temperature, topK, topP, penalty));
+        // 30 tokens, scores in steps of 0.25 so that several tie (top-k's k-th score among them).
+        var logits = Enumerable.Range(0, 30).Select(_ => (float)(rng.Next(-8, 9) * 0.25)).ToArray();
+        int[] history = [3, 3, 17, 29, 3, 0];
+        var options = new GenerationOptions { Temperature = temperature, TopK = topK, TopP = topP, RepetitionPenalty = penalty };
+        var expected = Expected(logits, history, options);
+        var sampler = new TokenSampler(options, seed: 11);
+        const int draws = 60000;
+        var counts = new Dictionary<int, int>();
+        for (var i = 0; i < draws; i++)
+        {
+            int id = sampler.Next(logits, history);
+            counts[id] = counts.GetValueOrDefault(id) + 1;
+        }
+        Assert.Subset(expected.Keys.ToHashSet(), counts.Keys.ToHashSet());
+        foreach (var (id, p) in expected)
+        {
+            double sd = Math.Sqrt(p * (1 - p) / draws), f = counts.GetValueOrDefault(id) / (double)draws;
+            Assert.True(Math.Abs(f - p) <= 5 * sd + 1e-9, $"token {id}: drawn {f:F4}, expected {p:F4}");
+        }
+    }
+
     [Theory]
     [InlineData(-1.0, 0, 1.0, 1.0)]
     [InlineData(double.NaN, 0, 1.0, 1.0)]
