@@ -50,6 +50,18 @@ for part in "$@"; do
       bench gpt2xl final-timed 33 3 64GB NNL_GRAPH_TIMING=1
       bench l13 final 17 2 64GB; bench l13 final-timed 17 2 64GB NNL_GRAPH_TIMING=1
       bench gpt2xl budget2GB 17 2 2GB; bench l13 budget8GB 9 2 8GB ;;
+    sampling)
+      # nnl generate with sampling on resident GPT-2-XL, this build against the base engine (the host's sampler per token).
+      rm -rf /tmp/nnl-base; cp -r /tmp/nnl-tests /tmp/nnl-base; xz -dc .device/base-Nnl.Engine.dll.xz > /tmp/nnl-base/Nnl.Engine.dll
+      model gpt2xl
+      for i in 1 2; do for b in /tmp/nnl-tests /tmp/nnl-base; do for opt in "--temperature 0" "--temperature 0.8" "--temperature 0.8 --top-k 40" "--temperature 0.8 --top-p 0.9"; do
+        echo "$b $opt: $($b/nnl generate /tmp/gpt2xl --device cuda --prompt "The quick brown fox" --max-new-tokens 64 --seed 1 $opt --json 2>&1 | python3 -c '
+import json,sys
+for l in sys.stdin:
+    try: r=json.loads(l)
+    except Exception: print(l.strip()[:200]); continue
+    print({k: (round(v,3) if isinstance(v,float) else v) for k,v in r.items() if "PerSecond" in k or "Millisecond" in k or k in ("GeneratedTokens","StopReason")})' | tail -1)"
+      done; done; done ;;
     graph-tests)
       timeout 300 $T -noColor -class Nnl.Engine.Tests.Kernels.CudaGraphStepTests > "$OUT/graph-tests.log" 2>&1
       grep -E "\[FAIL\]" -A12 "$OUT/graph-tests.log" | head -40; tail -1 "$OUT/graph-tests.log" ;;
