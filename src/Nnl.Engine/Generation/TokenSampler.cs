@@ -9,8 +9,8 @@ namespace Nnl.Engine.Generation;
 /// <remarks>
 /// A token costs time linear in the vocabulary: the scores go into a buffer kept between calls,
 /// a draw from the whole softmax walks the vocabulary in id order (the order of a walk does not
-/// change what it draws), and top-k / top-p take their candidates best first from a heap built in
-/// linear time, stopping as soon as the filter is satisfied. Sorting the whole vocabulary for every
+/// change what it draws), top-k takes its candidates best first from a heap built in linear time,
+/// and top-p finds its nucleus by partitioning (quickselect on probability mass). Sorting the whole vocabulary for every
 /// token (the first version) took 12-15 ms a token for GPT-2's 50,257 ids, several times what a GPU
 /// takes to decode one.
 /// </remarks>
@@ -19,7 +19,7 @@ public sealed class TokenSampler
     private readonly GenerationOptions _options;
     private readonly Random _random;
     private double[] _scores = [];
-    private double[] _weights = [];     // e^(score - max) of each candidate, in the order they are walked
+    private double[] _weights = [];     // e^(score - max) of each candidate, by id
     private int[] _heap = [];
     private int[] _order = [];          // candidates best first (score down, id up), as the heap gives them
     private int[] _seen = [];           // _seen[id] == _stamp: id already penalised for this token
@@ -96,23 +96,21 @@ public sealed class TokenSampler
 
     /// <summary>
     /// Top-k (every token scoring at least the k-th score, as transformers keeps) and top-p (the
-    /// smallest best-first prefix whose probability reaches p, at least one), then a draw among them
-    /// in that order. Candidates come off a heap best first, so only as many are ordered as the
-    /// filters keep.
+    /// smallest best-first prefix whose probability reaches p, at least one), then a draw among the
+    /// survivors. Top-k's candidates come off a heap best first, so only as many are ordered as it
+    /// keeps; top-p's nucleus is found by partitioning around pivots (quickselect on probability
+    /// mass), so a flat distribution's thousands of candidates are never sorted.
     /// </summary>
     private int DrawFiltered(double[] scores, bool topK, bool topP)
     {
-        int n = scores.Length;
-        BuildHeap(scores);
-        double max = scores[_heap[0]];
-        if (double.IsNegativeInfinity(max)) return _heap[0];
-
-        int keep;
-        double sum;
+        int n = scores.Length, keep;
+        double sum = 0, max;
         if (topK)
         {
+            BuildHeap(scores);
+            max = scores[_heap[0]];
+            if (double.IsNegativeInfinity(max)) return _heap[0];
             keep = 0;
-            sum = 0;
             double kth = double.NaN;
             while (_heapCount > 0)
             {
@@ -120,49 +118,74 @@ public sealed class TokenSampler
                 if (keep >= _options.TopK && !(scores[next] >= kth)) break;
                 Pop(scores);
                 _order[keep] = next;
-                _weights[keep] = double.IsNegativeInfinity(scores[next]) ? 0 : Math.Exp(scores[next] - max);
-                sum += _weights[keep];
+                _weights[next] = double.IsNegativeInfinity(scores[next]) ? 0 : Math.Exp(scores[next] - max);
+                sum += _weights[next];
                 if (++keep == _options.TopK) kth = scores[next];
             }
         }
         else
         {
-            // Top-p over the whole vocabulary: its probabilities need the sum over every token first.
-            sum = 0;
-            for (var i = 0; i < n; i++) sum += double.IsNegativeInfinity(scores[i]) ? 0 : Math.Exp(scores[i] - max);
-            keep = 0;
+            max = double.NegativeInfinity;
+            for (var i = 0; i < n; i++) if (scores[i] > max) max = scores[i];
+            if (double.IsNegativeInfinity(max)) return 0;
+            for (var i = 0; i < n; i++)
+            {
+                _order[i] = i;
+                _weights[i] = double.IsNegativeInfinity(scores[i]) ? 0 : Math.Exp(scores[i] - max);
+                sum += _weights[i];
+            }
+            keep = n;
         }
 
         if (topP)
         {
-            double cumulative = 0;
-            int nucleus = 0;
-            while (true)
-            {
-                if (nucleus == keep)
-                {
-                    if (topK || _heapCount == 0) break;   // top-k's candidates are all there are
-                    int next = Pop(scores);
-                    _order[keep] = next;
-                    _weights[keep] = double.IsNegativeInfinity(scores[next]) ? 0 : Math.Exp(scores[next] - max);
-                    keep++;
-                }
-                cumulative += _weights[nucleus++] / sum;
-                if (cumulative >= _options.TopP) break;
-            }
-            keep = nucleus;
+            keep = Nucleus(scores, keep, _options.TopP * sum);
             sum = 0;
-            for (var i = 0; i < keep; i++) sum += _weights[i];
+            for (var i = 0; i < keep; i++) sum += _weights[_order[i]];
         }
 
         var target = _random.NextDouble() * sum;
         double acc = 0;
         for (var i = 0; i < keep; i++)
         {
-            acc += _weights[i];
+            acc += _weights[_order[i]];
             if (target < acc) return _order[i];
         }
         return _order[keep - 1];
+    }
+
+    /// <summary>
+    /// Reorders _order[0..count) so that its first r ids are the nucleus, and returns r: the fewest
+    /// best-first candidates whose weights (_weights, by id) reach <paramref name="need"/>. Each round
+    /// partitions the undecided range around a pivot: everything before the pivot either already
+    /// reaches the need (look there) or joins the nucleus with the pivot (look after it).
+    /// </summary>
+    private int Nucleus(double[] scores, int count, double need)
+    {
+        int lo = 0, hi = count;
+        double acc = 0;   // weight of _order[0..lo), all in the nucleus; always below need
+        while (hi - lo > 1)
+        {
+            // Median of three (first, middle, last) as the pivot, moved to the end of the range.
+            int mid = lo + (hi - lo) / 2;
+            if (Before(scores, _order[mid], _order[lo])) (_order[mid], _order[lo]) = (_order[lo], _order[mid]);
+            if (Before(scores, _order[hi - 1], _order[lo])) (_order[hi - 1], _order[lo]) = (_order[lo], _order[hi - 1]);
+            if (Before(scores, _order[mid], _order[hi - 1])) (_order[mid], _order[hi - 1]) = (_order[hi - 1], _order[mid]);
+            int pivot = _order[hi - 1], store = lo;
+            double before = 0;
+            for (var i = lo; i < hi - 1; i++)
+            {
+                if (!Before(scores, _order[i], pivot)) continue;
+                (_order[i], _order[store]) = (_order[store], _order[i]);
+                before += _weights[_order[store++]];
+            }
+            (_order[store], _order[hi - 1]) = (_order[hi - 1], _order[store]);
+            if (acc + before >= need) { hi = store; continue; }
+            acc += before + _weights[pivot];
+            if (acc >= need) return store + 1;
+            lo = store + 1;
+        }
+        return Math.Max(hi, 1);
     }
 
     private int _heapCount;
