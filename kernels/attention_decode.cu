@@ -51,24 +51,16 @@ __device__ __forceinline__ void nnl_attend_new(const float (&q)[NI], const float
 {
     typedef nnl_type<T> L;
     int lane = threadIdx.x & 31;
-    float kr[NI], vr[NI], s = 0.0f;
+    float kr[1][NI], vr[1][NI];
 #pragma unroll
     for (int i = 0; i < NI; i++)
     {
         int d = lane + 32 * i;
         typename L::storage ks = L::from_float(d < head_dim ? k[d] : 0.0f), vs = L::from_float(d < head_dim ? v[d] : 0.0f);
-        kr[i] = L::load(&ks, 0);
-        vr[i] = L::load(&vs, 0);
-        s += q[i] * kr[i];
+        kr[0][i] = L::load(&ks, 0);
+        vr[0][i] = L::load(&vs, 0);
     }
-#pragma unroll
-    for (int o = 16; o > 0; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
-    float mx = fmaxf(m, s);
-    float corr = expf(m - mx), e = expf(s - mx);
-    l = l * corr + e;
-#pragma unroll
-    for (int i = 0; i < NI; i++) acc[i] = acc[i] * corr + e * vr[i];
-    m = mx;
+    nnl_attend_update<NI, 1>(q, kr, vr, 0, 1, m, l, acc);
 }
 
 template <typename T, int NI>
