@@ -34,21 +34,18 @@ public sealed partial class CudaBackend
             Attention(q, kCache, vCache, batch, shape, output);
             return;
         }
-        var kt = F32OrView(k, "StoreKvAndAttend", "k");
-        var vt = F32OrView(v, "StoreKvAndAttend", "v");
-        var kc = Cache(kCache, "StoreKvAndAttend", "kCache");
-        ExpectShape("StoreKvAndAttend", "k", kt, b.RowCount, kc.Shape[2]);
-        ExpectShape("StoreKvAndAttend", "v", vt, b.RowCount, kc.Shape[2]);
+        var (kt, vt, _, _) = KvOperands("StoreKvAndAttend", k, v, kCache, vCache, b);
         Attention(q, kCache, vCache, batch, shape, output, (kt, vt));
         FusedKvStores++;
     }
 
+    /// <summary>No two rows share a slot (split attention takes at most <see cref="SplitAttentionMaxRows"/> rows: pairs, no set).</summary>
     private static bool OneRowPerSlot(TokenBatch batch)
     {
-        if (batch.RowCount == 1) return true;
-        var seen = new HashSet<int>();
-        foreach (int slot in batch.Slots)
-            if (!seen.Add(slot)) return false;
+        var slots = batch.Slots;
+        for (int i = 1; i < slots.Length; i++)
+            for (int j = 0; j < i; j++)
+                if (slots[i] == slots[j]) return false;
         return true;
     }
 }

@@ -535,17 +535,25 @@ public sealed partial class CudaBackend : IComputeBackend
 
     public void StoreKv(BackendTensor k, BackendTensor v, BackendTensor kCache, BackendTensor vCache, BackendBatch batch)
     {
-        var kt = F32OrView(k, "StoreKv", "k");
-        var vt = F32OrView(v, "StoreKv", "v");
-        var kc = Cache(kCache, "StoreKv", "kCache");
-        var vc = Cache(vCache, "StoreKv", "vCache");
         var b = Batch(batch);
-        ExpectShape("StoreKv", "k", kt, b.RowCount, kc.Shape[2]);
-        ExpectShape("StoreKv", "v", vt, b.RowCount, kc.Shape[2]);
-        if (!vc.Shape.SequenceEqual(kc.Shape) || vc.DType != kc.DType) throw Bad("StoreKv", "vCache", $"{vc} differs from {kc}");
+        var (kt, vt, kc, vc) = KvOperands("StoreKv", k, v, kCache, vCache, b);
         int kvDim = (int)kc.Shape[2];
         Launch(_kvAppend.For(kc.DType), Blocks((long)b.RowCount * kvDim), Threads,
             kt.Pointer, vt.Pointer, kc.Pointer, vc.Pointer, b.Positions, b.Slots, b.RowCount, kvDim, (int)kt.RowStride, (int)kc.Shape[1], (int)vt.RowStride);
+    }
+
+    /// <summary>New keys and values [rows, KvWidth] (views allowed) and the caches they go to, checked for <paramref name="operation"/>.</summary>
+    private (CudaTensor K, CudaTensor V, CudaTensor KCache, CudaTensor VCache) KvOperands(string operation,
+        BackendTensor k, BackendTensor v, BackendTensor kCache, BackendTensor vCache, CudaBatch b)
+    {
+        var kt = F32OrView(k, operation, "k");
+        var vt = F32OrView(v, operation, "v");
+        var kc = Cache(kCache, operation, "kCache");
+        var vc = Cache(vCache, operation, "vCache");
+        ExpectShape(operation, "k", kt, b.RowCount, kc.Shape[2]);
+        ExpectShape(operation, "v", vt, b.RowCount, kc.Shape[2]);
+        if (!vc.Shape.SequenceEqual(kc.Shape) || vc.DType != kc.DType) throw Bad(operation, "vCache", $"{vc} differs from {kc}");
+        return (kt, vt, kc, vc);
     }
 
     public void Attention(BackendTensor q, BackendTensor kCache, BackendTensor vCache, BackendBatch batch, AttentionShape shape, BackendTensor output) =>
