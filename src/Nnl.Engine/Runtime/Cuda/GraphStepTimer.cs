@@ -27,10 +27,9 @@ internal sealed class GraphStepTimer : IDisposable
 {
     private readonly CudaContext _context;
     private readonly List<(CudaEvent Start, CudaEvent End)> _segments = new();
-    private readonly CudaEvent[] _stepEnds = new CudaEvent[2];   // this step's end and the previous step's, alternating
+    private CudaEvent? _lastEnd, _previousEnd;                   // the last ended step's end, and the one before's
     private int _count;                                          // segments of the open (or last ended) step
-    private int _step;                                           // steps ended; selects the end event
-    private bool _previousEnded;                                 // the other end event belongs to the step just before
+    private bool _previousEnded;                                 // _previousEnd belongs to the step just before
     private readonly List<double> _gpu = new(), _idleIn = new(), _idleBetween = new();
 
     public GraphStepTimer(CudaContext context) => _context = context;
@@ -47,17 +46,15 @@ internal sealed class GraphStepTimer : IDisposable
     public void EndStep(CudaStream stream)
     {
         if (_count == 0) return;
-        var end = _stepEnds[_step % 2] ??= new CudaEvent(_context);
-        end.Record(stream);
-        _step++;
+        (_lastEnd, _previousEnd) = (_previousEnd ?? new CudaEvent(_context), _lastEnd);
+        _lastEnd.Record(stream);
     }
 
     /// <summary>Reads the last ended step's events (waiting for them) and starts the next step's count.</summary>
     public void Collect()
     {
         if (_count == 0) return;
-        var end = _stepEnds[(_step - 1) % 2];
-        end.Synchronize();
+        _lastEnd!.Synchronize();
         double gpu = 0, idle = 0;
         for (int i = 0; i < _count; i++)
         {
@@ -66,7 +63,7 @@ internal sealed class GraphStepTimer : IDisposable
         }
         _gpu.Add(gpu);
         _idleIn.Add(idle);
-        if (_previousEnded) _idleBetween.Add(Math.Max(0, _segments[0].Start.ElapsedMillisecondsSince(_stepEnds[_step % 2])));
+        if (_previousEnded) _idleBetween.Add(Math.Max(0, _segments[0].Start.ElapsedMillisecondsSince(_previousEnd!)));
         _previousEnded = true;
         _count = 0;
     }
@@ -91,6 +88,7 @@ internal sealed class GraphStepTimer : IDisposable
     {
         foreach (var (s, e) in _segments) { s.Dispose(); e.Dispose(); }
         _segments.Clear();
-        foreach (var e in _stepEnds) e?.Dispose();
+        _lastEnd?.Dispose();
+        _previousEnd?.Dispose();
     }
 }
