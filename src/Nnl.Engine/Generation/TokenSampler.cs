@@ -10,9 +10,9 @@ namespace Nnl.Engine.Generation;
 /// A token costs time linear in the vocabulary: the scores go into a buffer kept between calls,
 /// a draw from the whole softmax walks the vocabulary in id order (the order of a walk does not
 /// change what it draws), top-k takes its candidates best first from a heap built in linear time,
-/// and top-p finds its nucleus by partitioning (quickselect on probability mass). Sorting the whole vocabulary for every
-/// token (the first version) took 12-15 ms a token for GPT-2's 50,257 ids, several times what a GPU
-/// takes to decode one.
+/// and top-p finds its nucleus by partitioning (quickselect on probability mass). Sorting the whole
+/// vocabulary for every token (the first version) took 12-15 ms a token for GPT-2's 50,257 ids,
+/// several times what a GPU takes to decode one.
 /// </remarks>
 public sealed class TokenSampler
 {
@@ -20,8 +20,9 @@ public sealed class TokenSampler
     private readonly Random _random;
     private double[] _scores = [];
     private double[] _weights = [];     // e^(score - max) of each candidate, by id
-    private int[] _heap = [];
-    private int[] _order = [];          // candidates best first (score down, id up), as the heap gives them
+    private int[] _heap = [];           // top-k's candidates, best on top
+    private int _heapCount;
+    private int[] _order = [];          // the candidates: top-k's best first (score down, id up), else by id; the nucleus first
     private int[] _seen = [];           // _seen[id] == _stamp: id already penalised for this token
     private int _stamp;
 
@@ -51,11 +52,69 @@ public sealed class TokenSampler
             }
         }
 
-        if (_options.IsGreedy) return ArgMax(scores);
+        return _options.IsGreedy ? ArgMax(scores) : Sample(scores);
+    }
 
+    /// <summary>Temperature, top-k, top-p, then a draw: the sampling half of <see cref="Next"/>.</summary>
+    private int Sample(double[] scores)
+    {
+        int n = scores.Length;
         for (var i = 0; i < n; i++) scores[i] /= _options.Temperature;
-        bool topK = _options.TopK > 0 && _options.TopK < n, topP = _options.TopP < 1.0;
-        return topK || topP ? DrawFiltered(scores, topK, topP) : DrawFromAll(scores);
+        double max = double.NegativeInfinity;
+        for (var i = 0; i < n; i++) if (scores[i] > max) max = scores[i];
+        if (double.IsNegativeInfinity(max)) return 0;   // every token masked: nothing to weigh
+
+        // The candidates in _order[0..keep) with their weights e^(score - max) in _weights (by id):
+        // top-k's best first, off a heap (only as many ordered as it keeps); otherwise every id, in id
+        // order (the order of a draw's walk does not change what it draws), listed in _order only
+        // when top-p will partition them.
+        int keep;
+        double sum = 0;
+        bool topP = _options.TopP < 1.0, listed = true;
+        if (_options.TopK > 0 && _options.TopK < n)
+        {
+            BuildHeap(scores);
+            keep = 0;
+            double kth = double.NaN;
+            while (_heapCount > 0)
+            {
+                int next = _heap[0];
+                if (keep >= _options.TopK && !(scores[next] >= kth)) break;   // transformers keeps the k-th score's ties
+                Pop(scores);
+                _order[keep] = next;
+                sum += Weigh(scores, next, max);
+                if (++keep == _options.TopK) kth = scores[next];
+            }
+        }
+        else
+        {
+            for (var i = 0; i < n; i++) sum += Weigh(scores, i, max);
+            if (topP) for (var i = 0; i < n; i++) _order[i] = i;
+            listed = topP;
+            keep = n;
+        }
+
+        if (topP)
+        {
+            // The smallest best-first prefix whose probability reaches p (at least one), found by
+            // partitioning: a flat distribution's thousands of candidates are never sorted.
+            keep = Nucleus(scores, keep, _options.TopP * sum);
+            sum = 0;
+            for (var i = 0; i < keep; i++) sum += _weights[_order[i]];
+        }
+
+        var target = _random.NextDouble() * sum;
+        double acc = 0;
+        int last = listed ? _order[0] : 0;
+        for (var i = 0; i < keep; i++)
+        {
+            int id = listed ? _order[i] : i;
+            if (_weights[id] == 0) continue;
+            acc += _weights[id];
+            last = id;
+            if (target < acc) return id;
+        }
+        return last;   // rounding left the target at the very end
     }
 
     private void Allocate(int n)
@@ -68,91 +127,9 @@ public sealed class TokenSampler
         _stamp = 0;
     }
 
-    /// <summary>A draw from the softmax of every score, walking the ids in order.</summary>
-    private int DrawFromAll(double[] scores)
-    {
-        int n = scores.Length;
-        double max = double.NegativeInfinity;
-        for (var i = 0; i < n; i++) if (scores[i] > max) max = scores[i];
-        if (double.IsNegativeInfinity(max)) return 0;   // every token masked: nothing to weigh
-        double sum = 0;
-        for (var i = 0; i < n; i++)
-        {
-            _weights[i] = double.IsNegativeInfinity(scores[i]) ? 0 : Math.Exp(scores[i] - max);
-            sum += _weights[i];
-        }
-        var target = _random.NextDouble() * sum;
-        double acc = 0;
-        int last = 0;
-        for (var i = 0; i < n; i++)
-        {
-            if (_weights[i] == 0) continue;
-            acc += _weights[i];
-            last = i;
-            if (target < acc) return i;
-        }
-        return last;   // rounding left the target at the very end
-    }
-
-    /// <summary>
-    /// Top-k (every token scoring at least the k-th score, as transformers keeps) and top-p (the
-    /// smallest best-first prefix whose probability reaches p, at least one), then a draw among the
-    /// survivors. Top-k's candidates come off a heap best first, so only as many are ordered as it
-    /// keeps; top-p's nucleus is found by partitioning around pivots (quickselect on probability
-    /// mass), so a flat distribution's thousands of candidates are never sorted.
-    /// </summary>
-    private int DrawFiltered(double[] scores, bool topK, bool topP)
-    {
-        int n = scores.Length, keep;
-        double sum = 0, max;
-        if (topK)
-        {
-            BuildHeap(scores);
-            max = scores[_heap[0]];
-            if (double.IsNegativeInfinity(max)) return _heap[0];
-            keep = 0;
-            double kth = double.NaN;
-            while (_heapCount > 0)
-            {
-                int next = _heap[0];
-                if (keep >= _options.TopK && !(scores[next] >= kth)) break;
-                Pop(scores);
-                _order[keep] = next;
-                _weights[next] = double.IsNegativeInfinity(scores[next]) ? 0 : Math.Exp(scores[next] - max);
-                sum += _weights[next];
-                if (++keep == _options.TopK) kth = scores[next];
-            }
-        }
-        else
-        {
-            max = double.NegativeInfinity;
-            for (var i = 0; i < n; i++) if (scores[i] > max) max = scores[i];
-            if (double.IsNegativeInfinity(max)) return 0;
-            for (var i = 0; i < n; i++)
-            {
-                _order[i] = i;
-                _weights[i] = double.IsNegativeInfinity(scores[i]) ? 0 : Math.Exp(scores[i] - max);
-                sum += _weights[i];
-            }
-            keep = n;
-        }
-
-        if (topP)
-        {
-            keep = Nucleus(scores, keep, _options.TopP * sum);
-            sum = 0;
-            for (var i = 0; i < keep; i++) sum += _weights[_order[i]];
-        }
-
-        var target = _random.NextDouble() * sum;
-        double acc = 0;
-        for (var i = 0; i < keep; i++)
-        {
-            acc += _weights[_order[i]];
-            if (target < acc) return _order[i];
-        }
-        return _order[keep - 1];
-    }
+    /// <summary>Sets and returns id's weight e^(score - max), 0 for a masked (−∞) score.</summary>
+    private double Weigh(double[] scores, int id, double max) =>
+        _weights[id] = double.IsNegativeInfinity(scores[id]) ? 0 : Math.Exp(scores[id] - max);
 
     /// <summary>
     /// Reorders _order[0..count) so that its first r ids are the nucleus, and returns r: the fewest
@@ -187,8 +164,6 @@ public sealed class TokenSampler
         }
         return Math.Max(hi, 1);
     }
-
-    private int _heapCount;
 
     /// <summary>True when id a comes before id b: a higher score, or the same score and a lower id.</summary>
     private static bool Before(double[] s, int a, int b) => s[a] > s[b] || (s[a] == s[b] && a < b);
