@@ -22,11 +22,13 @@ public sealed record BenchmarkWorkload(int BatchSize, int PromptLength, int Toke
 }
 
 /// <summary>What one benchmark point measured (milliseconds per pass; offload statistics summed over decode steps).</summary>
+/// <param name="Pipelined">Decode ran through the runner's <see cref="IGreedyDecodePipeline"/> (step times are intervals between tokens).</param>
 public sealed record BenchmarkMeasurement(
     IReadOnlyList<double> PrefillMilliseconds,
     IReadOnlyList<double> DecodeStepMilliseconds,
     NnlOffloadStatistics? DecodeStatistics,
-    NnlOffloadStatistics? AllStatistics)
+    NnlOffloadStatistics? AllStatistics,
+    bool Pipelined = false)
 {
     public static double Median(IReadOnlyList<double> values) => SampleStatistics.Median(values);
 }
@@ -35,7 +37,9 @@ public sealed record BenchmarkMeasurement(
 /// Runs the benchmark workload on a runner: random prompts (seeded), one prefill pass, then greedy
 /// decode steps for a fixed number of tokens — end-of-sequence ids are ignored, so every
 /// repetition does the same work. Each pass is timed on the host around <see cref="IModelRunner.Forward"/>,
-/// which returns only when the logits are on the host.
+/// which returns only when the logits are on the host; where the runner has a greedy pipeline
+/// (<see cref="IModelRunner.CreateGreedyPipeline"/>) a step is the interval between two steps' ids
+/// reaching the host, the next step always queued before.
 /// </summary>
 public static class InferenceBenchmark
 {
@@ -53,6 +57,7 @@ public static class InferenceBenchmark
         var prefill = new List<double>();
         var steps = new List<double>();
         NnlOffloadStatistics? decodeStats = null, allStats = null;
+        var pipelined = false;
         var total = work.Warmup + work.Repetitions;
         for (var rep = 0; rep < total; rep++)
         {
@@ -73,30 +78,54 @@ public static class InferenceBenchmark
             }
 
             var next = Argmax(logits, work.BatchSize, config.VocabSize);
+            using var pipeline = runner.CreateGreedyPipeline(cache);
+            pipelined = pipeline is not null;
+            void Step(double ms, NnlOffloadStatistics? stepStats)
+            {
+                if (!measured) return;
+                steps.Add(ms);
+                decodeStats = Sum(decodeStats, stepStats);
+                allStats = Sum(allStats, stepStats);
+            }
+            if (pipeline is not null)
+            {
+                // Step s + 1 is queued before step s's ids come back; a step's time is the interval
+                // between two steps' ids reaching the host (the first: from its own queuing).
+                clock.Restart();
+                pipeline.Enqueue(DecodeBatch(next, work.PromptLength), idsFromDevice: false, cancellation);
+                for (var step = 0; step < work.DecodeSteps; step++)
+                {
+                    cancellation.ThrowIfCancellationRequested();
+                    if (step + 1 < work.DecodeSteps)
+                        pipeline.Enqueue(DecodeBatch(new int[work.BatchSize], work.PromptLength + step + 1), idsFromDevice: true, cancellation);
+                    next = pipeline.Take();
+                    Step(clock.Elapsed.TotalMilliseconds, runner.TakeStatistics());
+                    clock.Restart();
+                }
+                continue;
+            }
             for (var step = 0; step < work.DecodeSteps; step++)
             {
                 cancellation.ThrowIfCancellationRequested();
-                var position = work.PromptLength + step;
-                var batch = new TokenBatch(next, Enumerable.Repeat(position, work.BatchSize).ToArray(),
-                    Enumerable.Range(0, work.BatchSize).ToArray(), Enumerable.Range(0, work.BatchSize).ToArray());
                 clock.Restart();
-                logits = runner.Forward(batch, cache, cancellation);
+                logits = runner.Forward(DecodeBatch(next, work.PromptLength + step), cache, cancellation);
                 var ms = clock.Elapsed.TotalMilliseconds;
-                stats = runner.TakeStatistics();
-                if (measured)
-                {
-                    steps.Add(ms);
-                    decodeStats = Sum(decodeStats, stats);
-                    allStats = Sum(allStats, stats);
-                }
+                Step(ms, runner.TakeStatistics());
                 next = Argmax(logits, work.BatchSize, config.VocabSize);
             }
         }
-        return new BenchmarkMeasurement(prefill, steps, decodeStats, allStats);
+        return new BenchmarkMeasurement(prefill, steps, decodeStats, allStats, pipelined);
     }
 
     private static NnlOffloadStatistics? Sum(NnlOffloadStatistics? a, NnlOffloadStatistics? b) =>
         a is null ? b : b is null ? a : a.Add(b);
+
+    /// <summary>One decode row per sequence (slot s, output row s), every row at <paramref name="position"/>.</summary>
+    private static TokenBatch DecodeBatch(int[] ids, int position)
+    {
+        var rows = Enumerable.Range(0, ids.Length).ToArray();
+        return new TokenBatch(ids, Enumerable.Repeat(position, ids.Length).ToArray(), rows, rows);
+    }
 
     private static TokenBatch PrefillBatch(int[][] prompts)
     {
@@ -178,6 +207,7 @@ public static class InferenceBenchmark
             PeakGpuMemoryBytes = m.AllStatistics?.PeakGpuMemoryBytes,
             DiskGBps = stats is { DiskMilliseconds: > 0 } ? stats.DiskBytes / (stats.DiskMilliseconds * 1e6) : null,
             LoadSeconds = loadSeconds,
+            GreedyPipeline = m.Pipelined,
             CudaGraphReplays = graphs?.Replays,
             CudaGraphNodeUpdates = graphs?.NodeUpdates,
             CudaGraphFallbacks = graphs?.Fallbacks,

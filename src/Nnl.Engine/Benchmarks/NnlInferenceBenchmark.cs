@@ -57,6 +57,13 @@ public sealed record NnlInferenceBenchmark
     /// <summary>Rate the disk reader delivered streamed weights at (null with the host cache on): the floor becomes streamed bytes / this.</summary>
     public double? DiskGBps { get; init; }
 
+    /// <summary>
+    /// Decode ran pipelined: the device took each token's argmax and the next step was queued before the
+    /// token reached the host (a fully resident model on a GPU; NNL_GREEDY_PIPELINE=0 turns it off). The
+    /// step times are then the intervals between tokens.
+    /// </summary>
+    public bool GreedyPipeline { get; init; }
+
     /// <summary>Decode steps replayed as a CUDA graph over the whole point (warm-up included); null when graphs are off or not possible.</summary>
     public long? CudaGraphReplays { get; init; }
 

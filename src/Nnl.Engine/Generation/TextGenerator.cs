@@ -89,6 +89,9 @@ public sealed class TextGenerator
         runner.TakeStatistics(); // start from zero
 
         using var cache = runner.CreateKvCache(prompts.Count, capacity);
+        // Greedy without a penalty takes the largest logit, which the device can pick itself: the next
+        // step is then queued before this one's tokens reach the host (IGreedyDecodePipeline).
+        using var pipeline = options.IsGreedy && options.RepetitionPenalty == 1.0 ? runner.CreateGreedyPipeline(cache) : null;
         if (options.MaxNewTokens == 0)
             foreach (var s in sequences) s.Stopped = StopReason.MaxNewTokens;
 
@@ -100,8 +103,28 @@ public sealed class TextGenerator
             while (active.Length > 0)
             {
                 cancellation.ThrowIfCancellationRequested();
-                var logits = runner.Forward(batch, cache, cancellation);
-                var step = runner.TakeStatistics();
+                int[] chosen;
+                NnlOffloadStatistics? step;
+                if (pipeline is not null && !isPrefill)
+                {
+                    if (pipeline.Pending == 0) pipeline.Enqueue(batch, idsFromDevice: false, cancellation);
+                    // The step after this one goes in before this one's ids come back unless a sequence
+                    // reaches a limit at this one; an end-of-sequence id or a stop string may still end
+                    // one, and then that step is dropped below.
+                    var ahead = active.All(s => s.Generated + 1 < options.MaxNewTokens && s.Tokens.Count + 1 < capacity)
+                        ? DecodeBatch(active, ahead: true) : null;
+                    if (ahead is not null) pipeline.Enqueue(ahead, idsFromDevice: true, cancellation);
+                    chosen = pipeline.Take();
+                    step = runner.TakeStatistics();
+                }
+                else
+                {
+                    var logits = runner.Forward(batch, cache, cancellation);
+                    step = runner.TakeStatistics();
+                    chosen = new int[active.Length];
+                    for (var a = 0; a < active.Length; a++)
+                        chosen[a] = active[a].Sampler.Next(new ReadOnlySpan<float>(logits, a * vocab, vocab), active[a].Tokens);
+                }
                 if (step is not null)
                 {
                     offload = offload is null ? step : offload.Add(step);
@@ -117,7 +140,7 @@ public sealed class TextGenerator
                 for (var a = 0; a < active.Length; a++)
                 {
                     var s = active[a];
-                    var id = s.Sampler.Next(new ReadOnlySpan<float>(logits, a * vocab, vocab), s.Tokens);
+                    var id = chosen[a];
                     s.Tokens.Add(id);
                     s.Generated++;
                     if (double.IsNaN(s.FirstTokenMs)) s.FirstTokenMs = elapsed;
@@ -139,14 +162,19 @@ public sealed class TextGenerator
                     else if (s.Tokens.Count >= capacity) s.Stopped = StopReason.ContextFull;
                 }
 
-                active = active.Where(s => s.Stopped is null).ToArray();
+                var continuing = active.Where(s => s.Stopped is null).ToArray();
+                if (pipeline is { Pending: > 0 } && continuing.Length != active.Length)
+                {
+                    // The step queued ahead has a row for a sequence that just stopped: dropped (its keys
+                    // and values lie past that sequence's end); the others go on from the host's ids.
+                    pipeline.Take();
+                    if (runner.TakeStatistics() is { } dropped) offload = offload is null ? dropped : offload.Add(dropped);
+                }
+                active = continuing;
                 if (active.Length == 0) break;
-                // Decode: each unfinished sequence feeds its newest token at the next position.
-                batch = new TokenBatch(
-                    active.Select(s => s.Tokens[^1]).ToArray(),
-                    active.Select(s => s.Tokens.Count - 1).ToArray(),
-                    active.Select(s => s.Index).ToArray(),
-                    Enumerable.Range(0, active.Length).ToArray());
+                // Decode: each unfinished sequence feeds its newest token at the next position (already
+                // queued when the pipeline went ahead).
+                if (pipeline is not { Pending: > 0 }) batch = DecodeBatch(active, ahead: false);
             }
         }
         finally
@@ -157,6 +185,16 @@ public sealed class TextGenerator
         var total = clock.Elapsed.TotalMilliseconds;
         return sequences.Select(s => Result(s, options, total, runner.Device, seed, offload, decodeOffload ?? offload, Math.Max(1, decodeSteps))).ToArray();
     }
+
+    /// <summary>
+    /// A row per sequence (slot = its index, output row = its row): its newest token at the next position,
+    /// or with <paramref name="ahead"/> the position after that, whose token the device chooses (the ids here are not read).
+    /// </summary>
+    private static TokenBatch DecodeBatch(Sequence[] active, bool ahead) => new(
+        active.Select(s => ahead ? 0 : s.Tokens[^1]).ToArray(),
+        active.Select(s => s.Tokens.Count - (ahead ? 0 : 1)).ToArray(),
+        active.Select(s => s.Index).ToArray(),
+        Enumerable.Range(0, active.Length).ToArray());
 
     private static TokenBatch PrefillBatch(Sequence[] sequences)
     {

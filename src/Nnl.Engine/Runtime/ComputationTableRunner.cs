@@ -33,8 +33,28 @@ public sealed class ComputationTableRunner : IModelRunner
     public float[] Forward(TokenBatch batch, KvCache cache, CancellationToken cancellation = default)
     {
         using var backendBatch = Backend.PrepareBatch(batch);
-        using var context = new ForwardContext(Backend, backendBatch, cache);
-        NodeLoop?.NodesStarting(batch);
+        var logits = ForwardOnDevice(backendBatch, cache, cancellation);
+        try
+        {
+            var result = new float[logits.ElementCount];
+            Backend.Download(logits, result);
+            return result;
+        }
+        finally
+        {
+            Backend.Release(logits);
+        }
+    }
+
+    /// <summary>
+    /// One forward pass of a batch the backend already holds, its logits left where the backend keeps
+    /// them: the caller releases the tensor (a greedy pipeline takes its argmax on the device). Nothing
+    /// here waits for the device.
+    /// </summary>
+    public BackendTensor ForwardOnDevice(BackendBatch batch, KvCache cache, CancellationToken cancellation = default)
+    {
+        using var context = new ForwardContext(Backend, batch, cache);
+        NodeLoop?.NodesStarting(batch.Host);
         var completed = false;
         try
         {
@@ -50,17 +70,7 @@ public sealed class ComputationTableRunner : IModelRunner
         {
             NodeLoop?.NodesFinished(completed);
         }
-        var logits = context.Take(ComputationTable.LogitsOutput);
-        try
-        {
-            var result = new float[logits.ElementCount];
-            Backend.Download(logits, result);
-            return result;
-        }
-        finally
-        {
-            Backend.Release(logits);
-        }
+        return context.Take(ComputationTable.LogitsOutput);
     }
 
     /// <summary>Node i with its weights bound, then releases what is dead.</summary>

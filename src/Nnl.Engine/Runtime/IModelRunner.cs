@@ -26,6 +26,13 @@ public interface IModelRunner : IDisposable
     /// prefetches the next token's first nodes), so the GPU memory in use is what it was before.
     /// </summary>
     void Quiesce() { }
+
+    /// <summary>
+    /// A greedy decode pipeline over <paramref name="cache"/> (<see cref="IGreedyDecodePipeline"/>: the
+    /// device picks the tokens and the next step is queued before they reach the host), or null where
+    /// this runner has none; callers then loop over <see cref="Forward"/>. Dispose it before the cache.
+    /// </summary>
+    IGreedyDecodePipeline? CreateGreedyPipeline(KvCache cache) => null;
 }
 
 /// <summary>

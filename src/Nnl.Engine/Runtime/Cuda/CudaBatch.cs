@@ -9,13 +9,14 @@ public sealed class CudaBatch : BackendBatch
     private readonly CudaBackend _backend;
     private DeviceAllocation? _memory;
 
-    internal CudaBatch(CudaBackend backend, TokenBatch host, DeviceAllocation memory) : base(host)
+    /// <param name="deviceTokenIds">Where the token ids lie on the device instead (a greedy pipeline's argmax of the step before), or null.</param>
+    internal CudaBatch(CudaBackend backend, TokenBatch host, DeviceAllocation memory, ulong? deviceTokenIds = null) : base(host)
     {
         _backend = backend;
         _memory = memory;
         ulong p = memory.Pointer;
         long rows = host.RowCount;
-        TokenIds = p;
+        TokenIds = deviceTokenIds ?? p;
         Positions = p + (ulong)(rows * sizeof(int));
         Slots = p + (ulong)(2 * rows * sizeof(int));
         OutputRows = p + (ulong)(3 * rows * sizeof(int));

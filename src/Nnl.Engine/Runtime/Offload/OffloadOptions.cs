@@ -60,6 +60,14 @@ public sealed record OffloadOptions
     public bool UseCudaGraphs { get; init; } = true;
 
     /// <summary>
+    /// When every weight is resident, greedy decoding (nnl bench, and generation at temperature 0 without a
+    /// repetition penalty) takes each token's argmax on the device and queues the next step before the
+    /// token reaches the host (<see cref="IGreedyDecodePipeline"/>), so the GPU does not idle between
+    /// steps. The NNL_GREEDY_PIPELINE environment variable set to 0 turns the default off.
+    /// </summary>
+    public bool PipelineGreedyDecode { get; init; } = Environment.GetEnvironmentVariable("NNL_GREEDY_PIPELINE") != "0";
+
+    /// <summary>
     /// Element type of the KV cache: F16, BF16 or F32 (the CPU engine's, for exact comparisons); null
     /// (default) = the type most of the weights have, as transformers keeps it (F16 for an fp16 model,
     /// BF16 for a bf16 one, whose activations may exceed fp16's range). The kernels accumulate in F32.

@@ -10,7 +10,7 @@ namespace Nnl.Engine.Runtime.Offload;
 /// node on the CUDA backend while <see cref="OffloadWeightBinder"/> streams the weights the plan did
 /// not keep resident. Same table, same architecture code as the CPU engine; only the binder differs.
 /// </summary>
-public sealed class OffloadRunner : IModelRunner, IResidencyReport, INodeLoopObserver
+public sealed partial class OffloadRunner : IModelRunner, IResidencyReport, INodeLoopObserver
 {
     private readonly ComputationTableRunner _inner;
     private readonly OffloadWeightBinder _binder;
