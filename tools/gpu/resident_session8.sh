@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One device run (repo root, after tools/gpu/unpack.sh), eighth session: resident GPT-2-XL decode with the
 # greedy pipeline (device argmax, the next step queued before the token is read) against without it.
-# usage: tools/gpu/resident_session8.sh [ceilings|pipeline-tests|pipeline|pipeline-l13|timed|gen|final|tests]...
+# usage: tools/gpu/resident_session8.sh [ceilings|pipeline-tests|pipeline|pipeline-l13|gen|final|ptxas|tests]...
 set -uo pipefail
 source tools/gpu/bench_lib.sh
 for part in "$@"; do
@@ -9,7 +9,7 @@ for part in "$@"; do
   case $part in
     ceilings) ceilings ;;
     pipeline-tests)
-      timeout 400 $T -noColor -class Nnl.Engine.Tests.Offload.CudaGreedyPipelineTests -class Nnl.Engine.Tests.Offload.CudaGraphDecodeTests \
+      timeout 400 $T -noColor -class Nnl.Engine.Tests.Offload.CudaGreedyPipelineTests -class Nnl.Engine.Tests.Offload.CudaGraphDecodeTests -class Nnl.Engine.Tests.Kernels.CudaGraphStepTests \
         -class Nnl.Engine.Tests.Generation.GreedyPipelineLoopTests > "$OUT/pipeline-tests.log" 2>&1
       grep -E "\[FAIL\]" -A14 "$OUT/pipeline-tests.log" | head -60; tail -1 "$OUT/pipeline-tests.log" ;;
     pipeline)
@@ -26,6 +26,23 @@ import json,sys
 r=[json.loads(l) for l in sys.stdin if l.startswith("{")][-1]
 print({k: r.get(k) for k in ("MillisecondsPerToken","TokensPerSecond","TimeToFirstTokenMilliseconds","GeneratedTokens","StopReason")}, r.get("TokenIds", [])[-5:])')"
       done; done ;;
+    final)
+      # The side by side for docs/performance.md: copy ceilings, resident GPT-2-XL three times with the greedy
+      # pipeline and once without (and once timed), Llama-2-13B resident with and without, the two budgets.
+      ceilings; model gpt2xl; model l13
+      for i in 1 2 3; do bench gpt2xl final-$i 33 3 64GB; done
+      bench gpt2xl final-unpipelined 33 3 64GB NNL_GREEDY_PIPELINE=0
+      bench gpt2xl final-timed 33 3 64GB NNL_GRAPH_TIMING=1
+      bench l13 final 17 2 64GB; bench l13 final-unpipelined 17 2 64GB NNL_GREEDY_PIPELINE=0
+      bench gpt2xl budget2GB 17 2 2GB; bench l13 budget8GB 9 2 8GB ;;
+    segments)
+      # With the pipeline the host records a step while the GPU runs the one before: fewer, longer graph segments.
+      model gpt2xl
+      for i in 1 2 3; do bench gpt2xl seg-default-$i 33 3 64GB; bench gpt2xl seg-whole-$i 33 3 64GB NNL_GRAPH_SEGMENT_LAUNCHES=100000 NNL_GRAPH_RAMP=0
+        bench gpt2xl seg-128-$i 33 3 64GB NNL_GRAPH_SEGMENT_LAUNCHES=128; done ;;
+    ptxas)
+      # Registers and spills of the register GEMV as the driver will compile it (.device/ptx, copied from the build).
+      /usr/local/cuda-13.0/bin/ptxas -arch=sm_90 -v .device/ptx/gemv_xreg.sm90.ptx -o /dev/null 2>&1 | grep -E "properties|registers|spill" ;;
     tests)
       timeout 590 $T -noColor -trait Category=Gpu > "$OUT/gpu-tests.log" 2>&1
       grep -E "\[FAIL\]" -A14 "$OUT/gpu-tests.log" | head -80; tail -1 "$OUT/gpu-tests.log" ;;

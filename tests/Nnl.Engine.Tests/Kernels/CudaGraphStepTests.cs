@@ -128,7 +128,7 @@ public class CudaGraphStepTests
         // Misuse is named, not ignored.
         Assert.Throws<InvalidOperationException>(be.EndGraphStep);
         be.BeginGraphStep();
-        Assert.Throws<InvalidOperationException>(be.BeginGraphStep);
+        Assert.Throws<InvalidOperationException>(() => be.BeginGraphStep());
         be.AbandonGraphStep();
 
         foreach (var t in new[] { a, b, c, d, y, z, w }) be.Release(t);
@@ -261,6 +261,41 @@ public class CudaGraphStepTests
         Assert.Equal(Sum(av, bv, cv, dv, av, bv, cv), h.Download(z));
         var s = be.GraphStatistics;
         Assert.Equal((1L, 3L, 6), (s.Replays, s.Rebuilds, s.LastNodeCount)); // segments of 2, 3 and 1 launches
+    }
+
+    /// <summary>
+    /// A whole step (a greedy pipeline's: the GPU is busy with the step before): cuts after the first
+    /// segment record on, so the step is two segments however often it is cut, and sums in order; the
+    /// next step cut as usual builds its own segments again.
+    /// </summary>
+    [GpuFact]
+    public void AWholeStepIsTheFirstSegmentAndOneMore()
+    {
+        using var h = new GpuHarness();
+        var be = h.Backend;
+        be.MinGraphSegmentLaunches = 1; // every cut would take effect
+        var rng = new Random(79);
+        var (a, b, c, d, y, z, av, bv, cv, dv) = Operands(be, rng);
+        void Step(bool whole)
+        {
+            be.BeginGraphStep(wholeStep: whole);
+            be.Add(a, b, y);
+            be.CutGraphStep();
+            be.Add(y, c, z);
+            be.CutGraphStep();
+            be.Add(z, d, y);
+            be.CutGraphStep();
+            be.Add(y, a, z);
+            be.EndGraphStep();
+        }
+        Step(whole: true);
+        Assert.Equal(Sum(av, bv, cv, dv, av), h.Download(z));
+        var s = be.GraphStatistics;
+        Assert.Equal((1L, 2L, 4), (s.Replays, s.Rebuilds, s.LastNodeCount)); // segments of 1 and 3 launches
+        Step(whole: false);
+        Assert.Equal(Sum(av, bv, cv, dv, av), h.Download(z));
+        s = be.GraphStatistics;
+        Assert.Equal((2L, 2L + 3L, 4), (s.Replays, s.Rebuilds, s.LastNodeCount)); // segment 0 kept; 1, 2 and 3 built (each of 1 launch)
     }
 
     /// <summary>

@@ -724,14 +724,15 @@ public sealed partial class CudaBackend : IComputeBackend
     /// The recorded kernels read memory the host may meanwhile free and hand out again; that is safe
     /// for the same reason asynchronous launches are: every use runs in the order it was issued.
     /// </remarks>
-    public void BeginGraphStep()
+    /// <param name="wholeStep">One segment after the first: the GPU is busy with the step before (<see cref="CudaGraphStep.Begin"/>).</param>
+    public void BeginGraphStep(bool wholeStep = false)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         _graphStep ??= new CudaGraphStep(Context);
         if (MinGraphSegmentLaunches is { } min) _graphStep.MinSegmentLaunches = min;
         if (GraphSegmentRamp is { } ramp) _graphStep.SegmentRamp = ramp;
         _graphStep.TimeSteps = TimeGraphSteps;
-        _graphStep.Begin();
+        _graphStep.Begin(wholeStep);
     }
 
     /// <summary>

@@ -98,7 +98,10 @@ public sealed partial class OffloadRunner
             {
                 slot.Start.Record(backend.Stream);
                 using var backendBatch = backend.PrepareBatch(batch, slot.Staging!, idsFromDevice ? _deviceIds.Pointer : null);
-                var logits = _runner._inner.ForwardOnDevice(backendBatch, _cache, cancellation);
+                BackendTensor logits;
+                _runner._pipelinedPass = true;
+                try { logits = _runner._inner.ForwardOnDevice(backendBatch, _cache, cancellation); }
+                finally { _runner._pipelinedPass = false; }
                 try
                 {
                     backend.ArgmaxInto(logits, _deviceIds.Pointer);

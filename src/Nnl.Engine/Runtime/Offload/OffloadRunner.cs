@@ -23,6 +23,7 @@ public sealed partial class OffloadRunner : IModelRunner, IResidencyReport, INod
     private readonly long _previousBudget;
     private double _computeMs;
     private bool _graphStepOpen;
+    private bool _pipelinedPass;               // a greedy pipeline's pass: the GPU is busy with the one before
     private bool _disposed;
 
     private OffloadRunner(OffloadPlan plan, DeviceMemoryPool pool, CudaBackend backend, PoolDeviceAllocator allocator,
@@ -148,7 +149,7 @@ public sealed partial class OffloadRunner : IModelRunner, IResidencyReport, INod
     void INodeLoopObserver.NodesStarting(TokenBatch batch)
     {
         if (batch.RowCount > CudaBackend.GemvMaxRows) return;
-        _backend.BeginGraphStep();
+        _backend.BeginGraphStep(wholeStep: _pipelinedPass);
         _graphStepOpen = true;
     }
 
