@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One device run (repo root, after tools/gpu/unpack.sh), eighth session: resident GPT-2-XL decode with the
 # greedy pipeline (device argmax, the next step queued before the token is read) against without it.
-# usage: tools/gpu/resident_session8.sh [ceilings|pipeline-tests|pipeline|pipeline-l13|gen|final|ptxas|tests]...
+# usage: tools/gpu/resident_session8.sh [ceilings|pipeline-tests|pipeline|pipeline-l13|gen|segments|final|base-ab|base-ab-l13|kernel-tests|ptxas|tests]...
 set -uo pipefail
 source tools/gpu/bench_lib.sh
 for part in "$@"; do
@@ -40,6 +40,17 @@ print({k: r.get(k) for k in ("MillisecondsPerToken","TokensPerSecond","TimeToFir
       model gpt2xl
       for i in 1 2 3; do bench gpt2xl seg-default-$i 33 3 64GB; bench gpt2xl seg-whole-$i 33 3 64GB NNL_GRAPH_SEGMENT_LAUNCHES=100000 NNL_GRAPH_RAMP=0
         bench gpt2xl seg-128-$i 33 3 64GB NNL_GRAPH_SEGMENT_LAUNCHES=128; done ;;
+    base-ab)
+      # This build against the same one with .device/base-Nnl.Engine.dll.xz (the engine before a change), alternating.
+      rm -rf /tmp/nnl-base; cp -r /tmp/nnl-tests /tmp/nnl-base; xz -dc .device/base-Nnl.Engine.dll.xz > /tmp/nnl-base/Nnl.Engine.dll
+      model gpt2xl
+      for i in 1 2 3; do bench gpt2xl this-$i 33 3 64GB; N=/tmp/nnl-base/nnl bench gpt2xl base-$i 33 3 64GB; done ;;
+    base-ab-l13)
+      model l13; bench l13 this 17 2 64GB; N=/tmp/nnl-base/nnl bench l13 base 17 2 64GB ;;
+    kernel-tests)
+      timeout 400 $T -noColor -class Nnl.Engine.Tests.Kernels.CudaRegisterGemvTests -class Nnl.Engine.Tests.Kernels.CudaMatMulTests \
+        -class Nnl.Engine.Tests.Kernels.CudaBackendParityTests -class Nnl.Engine.Tests.Offload.CudaGraphDecodeTests > "$OUT/kernel-tests.log" 2>&1
+      grep -E "\[FAIL\]" -A12 "$OUT/kernel-tests.log" | head -60; tail -1 "$OUT/kernel-tests.log" ;;
     ptxas)
       # Registers and spills of the register GEMV as the driver will compile it (.device/ptx, copied from the build).
       /usr/local/cuda-13.0/bin/ptxas -arch=sm_90 -v .device/ptx/gemv_xreg.sm90.ptx -o /dev/null 2>&1 | grep -E "properties|registers|spill" ;;
