@@ -48,7 +48,7 @@ print({k: r.get(k) for k in ("MillisecondsPerToken","TokensPerSecond","TimeToFir
     base-ab-l13)
       model l13; bench l13 this 17 2 64GB; N=/tmp/nnl-base/nnl bench l13 base 17 2 64GB ;;
     kernel-tests)
-      timeout 400 $T -noColor -class Nnl.Engine.Tests.Kernels.CudaRegisterGemvTests -class Nnl.Engine.Tests.Kernels.CudaMatMulTests \
+      timeout 400 $T -noColor -class Nnl.Engine.Tests.Kernels.CudaRowOperationTests -class Nnl.Engine.Tests.Kernels.CudaRegisterGemvTests -class Nnl.Engine.Tests.Kernels.CudaMatMulTests \
         -class Nnl.Engine.Tests.Kernels.CudaBackendParityTests -class Nnl.Engine.Tests.Offload.CudaGraphDecodeTests > "$OUT/kernel-tests.log" 2>&1
       grep -E "\[FAIL\]" -A12 "$OUT/kernel-tests.log" | head -60; tail -1 "$OUT/kernel-tests.log" ;;
     ptxas)
