@@ -164,6 +164,7 @@ __device__ __forceinline__ uint4 nnl_load_stream(const void* p)
 }
 
 __device__ __forceinline__ bool nnl_aligned16(const void* p) { return ((size_t)p & 15) == 0; }
+__device__ __forceinline__ bool nnl_aligned8(const void* p) { return ((size_t)p & 7) == 0; }
 
 // The norms (layernorm.cu, rmsnorm.cu) keep a row in registers: NNL_NORM_VECTORS float4 slices a
 // thread, so rows up to 16 * blockDim.x floats are read from memory once (GPT-2-XL's 1600 with
