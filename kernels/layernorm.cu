@@ -17,25 +17,16 @@ __device__ __forceinline__ void nnl_layernorm_impl(
     const typename L::storage* weight = (const typename L::storage*)weight_;
     const typename L::storage* bias = (const typename L::storage*)bias_;
     __shared__ float scratch[32];
-    // Weight and bias are read only after the two reductions: in L2 by then, not a DRAM round trip
-    // on the tail (they are constants of the step, so asking before the wait is safe).
-    nnl_prefetch_l2_block(weight, (size_t)dim * sizeof(typename L::storage));
-    if (bias) nnl_prefetch_l2_block(bias, (size_t)dim * sizeof(typename L::storage));
     int nvec = dim / 4;
     bool registers = nnl_norm_row_fits(x, y, dim);
-    // 16-bit weights on the register path: this thread's four weights (and biases) a slice, the same
-    // for every row, go to registers before the wait (8 bytes a slice, 16 registers in all), so the
-    // end of the row is no round trip to L2 either.
-    constexpr bool packed = sizeof(typename L::storage) == 2;
-    bool held = packed && registers && nnl_aligned8(weight) && (!bias || nnl_aligned8(bias));
-    uint2 wh[NNL_NORM_VECTORS], bh[NNL_NORM_VECTORS];
-#pragma unroll
-    for (int j = 0; j < NNL_NORM_VECTORS; j++)
-    {
-        int i = threadIdx.x + j * blockDim.x;
-        wh[j] = held && i < nvec ? ((const uint2*)weight)[i] : uint2{0u, 0u};
-        bh[j] = held && bias && i < nvec ? ((const uint2*)bias)[i] : uint2{0u, 0u};
-    }
+    // Weight and bias are read only after the two reductions; they are constants of the step, so
+    // asking for them before the wait is safe: 16-bit ones on the register path into registers
+    // (nnl_norm_held), the others into L2, so the tail is no DRAM round trip.
+    nnl_norm_held<T> wh, bh;
+    wh.load(weight, nvec, registers);
+    bh.load(bias, nvec, registers);
+    if (!wh.held) nnl_prefetch_l2_block(weight, (size_t)dim * sizeof(typename L::storage));
+    if (bias && !bh.held) nnl_prefetch_l2_block(bias, (size_t)dim * sizeof(typename L::storage));
     nnl_grid_begin();
     for (int r = blockIdx.x; r < rows; r += gridDim.x)
     {
@@ -65,19 +56,9 @@ __device__ __forceinline__ void nnl_layernorm_impl(
                 if (i < nvec)
                 {
                     int e = 4 * i;
-                    float g[4], b[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-                    if constexpr (packed)
-                    {
-                        if (held)
-                        {
-                            nnl_unpack2(T(), wh[j].x, g[0], g[1]); nnl_unpack2(T(), wh[j].y, g[2], g[3]);
-                            if (bias) { nnl_unpack2(T(), bh[j].x, b[0], b[1]); nnl_unpack2(T(), bh[j].y, b[2], b[3]); }
-                        }
-                        else
-                            for (int t = 0; t < 4; t++) { g[t] = L::load(weight, e + t); if (bias) b[t] = L::load(bias, e + t); }
-                    }
-                    else
-                        for (int t = 0; t < 4; t++) { g[t] = L::load(weight, e + t); if (bias) b[t] = L::load(bias, e + t); }
+                    float g[4], b[4];
+                    wh.get(weight, j, e, g);
+                    bh.get(bias, j, e, b);
                     float4 o;
                     o.x = (v[j].x - mean) * rstd * g[0];
                     o.y = (v[j].y - mean) * rstd * g[1];
