@@ -281,13 +281,7 @@ public sealed partial class CudaBackend : IComputeBackend
 
     public void Synchronize() => Stream.Synchronize();
 
-    public unsafe BackendBatch PrepareBatch(TokenBatch batch)
-    {
-        var packed = CudaBatch.Pack(batch);
-        var memory = BatchMemory(batch.RowCount, packed.Length * sizeof(int));
-        fixed (int* p = packed) CudaCopy.HostToDevice(memory.Pointer, (IntPtr)p, packed.Length * sizeof(int), Stream);
-        return new CudaBatch(this, batch, memory);
-    }
+    public BackendBatch PrepareBatch(TokenBatch batch) => PrepareBatch(batch, staging: null, deviceTokenIds: null);
 
     /// <summary>
     /// Scratch memory for one operation (split-K partial sums, attention partials, converted
@@ -668,12 +662,11 @@ public sealed partial class CudaBackend : IComputeBackend
     /// <summary>Greedy sampling on the device: the first largest value of each row of x [rows, cols] (4 bytes per row come back).</summary>
     public int[] Argmax(BackendTensor x)
     {
-        var xt = F32(x, "Argmax", "x");
-        int rows = (int)xt.Rows;
+        int rows = (int)F32(x, "Argmax", "x").Rows;
         var memory = Allocator.Allocate(rows * sizeof(int), "argmax");
         try
         {
-            Launch(_argmax.Plain, RowBlocks(rows), 1024, xt.Pointer, memory.Pointer, rows, (int)xt.Columns);
+            ArgmaxInto(x, memory.Pointer);
             var result = new int[rows];
             unsafe
             {

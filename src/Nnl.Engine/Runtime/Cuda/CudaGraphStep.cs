@@ -119,8 +119,8 @@ internal sealed class CudaGraphStep : IDisposable
     /// </param>
     public void Begin(bool whole = false)
     {
-        _whole = whole;
         if (_state != State.Idle) throw new InvalidOperationException("A graph step is already open: end it (EndGraphStep) before beginning another.");
+        _whole = whole;
         _timer?.Collect();
         _recording.Clear();
         _segment = 0;
