@@ -74,7 +74,7 @@ public static class InferenceBenchmark
             if (measured)
             {
                 prefill.Add(prefillMs);
-                allStats = Sum(allStats, stats);
+                allStats = NnlOffloadStatistics.Sum(allStats, stats);
             }
 
             var next = Argmax(logits, work.BatchSize, config.VocabSize);
@@ -84,8 +84,8 @@ public static class InferenceBenchmark
             {
                 if (!measured) return;
                 steps.Add(ms);
-                decodeStats = Sum(decodeStats, stepStats);
-                allStats = Sum(allStats, stepStats);
+                decodeStats = NnlOffloadStatistics.Sum(decodeStats, stepStats);
+                allStats = NnlOffloadStatistics.Sum(allStats, stepStats);
             }
             if (pipeline is not null)
             {
@@ -116,9 +116,6 @@ public static class InferenceBenchmark
         }
         return new BenchmarkMeasurement(prefill, steps, decodeStats, allStats, pipelined);
     }
-
-    private static NnlOffloadStatistics? Sum(NnlOffloadStatistics? a, NnlOffloadStatistics? b) =>
-        a is null ? b : b is null ? a : a.Add(b);
 
     /// <summary>One decode row per sequence (slot s, output row s), every row at <paramref name="position"/>.</summary>
     private static TokenBatch DecodeBatch(int[] ids, int position)

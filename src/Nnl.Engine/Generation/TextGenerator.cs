@@ -125,14 +125,11 @@ public sealed class TextGenerator
                     for (var a = 0; a < active.Length; a++)
                         chosen[a] = active[a].Sampler.Next(new ReadOnlySpan<float>(logits, a * vocab, vocab), active[a].Tokens);
                 }
-                if (step is not null)
+                offload = NnlOffloadStatistics.Sum(offload, step);
+                if (step is not null && !isPrefill)
                 {
-                    offload = offload is null ? step : offload.Add(step);
-                    if (!isPrefill)
-                    {
-                        decodeOffload = decodeOffload is null ? step : decodeOffload.Add(step);
-                        decodeSteps++;
-                    }
+                    decodeOffload = NnlOffloadStatistics.Sum(decodeOffload, step);
+                    decodeSteps++;
                 }
                 isPrefill = false;
                 var elapsed = clock.Elapsed.TotalMilliseconds;
@@ -168,7 +165,7 @@ public sealed class TextGenerator
                     // The step queued ahead has a row for a sequence that just stopped: dropped (its keys
                     // and values lie past that sequence's end); the others go on from the host's ids.
                     pipeline.Take();
-                    if (runner.TakeStatistics() is { } dropped) offload = offload is null ? dropped : offload.Add(dropped);
+                    offload = NnlOffloadStatistics.Sum(offload, runner.TakeStatistics());
                 }
                 active = continuing;
                 if (active.Length == 0) break;

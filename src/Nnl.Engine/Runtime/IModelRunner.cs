@@ -49,6 +49,10 @@ public sealed record NnlOffloadStatistics(
     long DiskBytes = 0,
     double DiskMilliseconds = 0)
 {
+    /// <summary>a + b where either may be missing (a runner that streams nothing reports null).</summary>
+    public static NnlOffloadStatistics? Sum(NnlOffloadStatistics? a, NnlOffloadStatistics? b) =>
+        a is null ? b : b is null ? a : a.Add(b);
+
     /// <summary>Sums two measurements (peaks take the maximum; the bandwidth is the engine's own constant).</summary>
     public NnlOffloadStatistics Add(NnlOffloadStatistics other) => new(
         StreamedBytes + other.StreamedBytes,
