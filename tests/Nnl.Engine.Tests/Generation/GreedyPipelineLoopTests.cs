@@ -29,21 +29,10 @@ public sealed class GreedyPipelineLoopTests : IDisposable
     private (IReadOnlyList<NnlGenerationResult> Results, HostGreedyPipelineRunner Runner) Generate(bool pipelined, GenerationOptions options, params int[][] prompts)
     {
         var cpu = LoadedModel.LoadCpu(_dir.Path, new LetterTokenizer(), cancellation: Ct);
-        var runner = new HostGreedyPipelineRunner(cpu.Runner);
-        using var model = new LoadedModel(_dir.Path, cpu.Config, cpu.GenerationConfig, pipelined ? runner : new NoPipeline(runner), new LetterTokenizer());
+        var runner = new HostGreedyPipelineRunner(cpu.Runner, offersPipeline: pipelined);
+        using var model = new LoadedModel(_dir.Path, cpu.Config, cpu.GenerationConfig, runner, new LetterTokenizer());
         var results = new TextGenerator(model).Generate(prompts.Select(p => new GenerationPrompt("", p)).ToArray(), options, null, Ct);
         return (results, runner);
-    }
-
-    /// <summary>The same runner without a pipeline: the generation loop's Forward path.</summary>
-    private sealed class NoPipeline(IModelRunner inner) : IModelRunner
-    {
-        public ComputationTable Table => inner.Table;
-        public string Device => inner.Device;
-        public KvCache CreateKvCache(int slots, int capacity) => inner.CreateKvCache(slots, capacity);
-        public float[] Forward(TokenBatch batch, KvCache cache, CancellationToken cancellation = default) => inner.Forward(batch, cache, cancellation);
-        public NnlOffloadStatistics? TakeStatistics() => inner.TakeStatistics();
-        public void Dispose() => inner.Dispose();
     }
 
     private static void AssertSameResults(IReadOnlyList<NnlGenerationResult> expected, IReadOnlyList<NnlGenerationResult> actual)
@@ -133,8 +122,8 @@ public sealed class GreedyPipelineLoopTests : IDisposable
     {
         using var cpu = LoadedModel.LoadCpu(_dir.Path, cancellation: Ct);
         var work = new BenchmarkWorkload(BatchSize: 2, PromptLength: 6, Tokens: 7, Warmup: 0, Repetitions: 2, Seed: 5);
-        var forward = new HostGreedyPipelineRunner(cpu.Runner);
-        var plain = InferenceBenchmark.Run(new NoPipeline(forward), work, Ct);
+        var forward = new HostGreedyPipelineRunner(cpu.Runner, offersPipeline: false);
+        var plain = InferenceBenchmark.Run(forward, work, Ct);
         var piped = new HostGreedyPipelineRunner(cpu.Runner);
         var m = InferenceBenchmark.Run(piped, work, Ct);
 

@@ -1,4 +1,5 @@
 using Nnl.Engine.Runtime;
+using Nnl.Engine.Tests.Offload;
 
 namespace Nnl.Engine.Tests.Generation;
 
@@ -7,9 +8,10 @@ namespace Nnl.Engine.Tests.Generation;
 /// runs at once through the inner runner, its ids are the first largest logit of each row, and a step
 /// with idsFromDevice reads the ids the step queued before it chose. It checks the pipeline's contract
 /// (at most two queued, rows matching, every row an output) and records what it was asked, so tests
-/// can hold the generation loop and the benchmark to the Forward path's tokens.
+/// can hold the generation loop and the benchmark to the Forward path's tokens. Without
+/// <paramref name="offersPipeline"/> it offers none (the callers' Forward path), recording all the same.
 /// </summary>
-internal sealed class HostGreedyPipelineRunner(IModelRunner inner) : IModelRunner
+internal sealed class HostGreedyPipelineRunner(IModelRunner inner, bool offersPipeline = true) : IModelRunner
 {
     private IModelRunner Inner => inner;
 
@@ -38,6 +40,7 @@ internal sealed class HostGreedyPipelineRunner(IModelRunner inner) : IModelRunne
 
     public IGreedyDecodePipeline? CreateGreedyPipeline(KvCache cache)
     {
+        if (!offersPipeline) return null;
         PipelinesCreated++;
         return new Pipeline(this, cache);
     }
@@ -64,13 +67,7 @@ internal sealed class HostGreedyPipelineRunner(IModelRunner inner) : IModelRunne
             owner.QueuedSteps.Add((fed.TokenIds, fed.Positions.ToArray()));
             var logits = owner.Inner.Forward(fed, cache, cancellation);
             int vocab = logits.Length / batch.RowCount;
-            _last = Enumerable.Range(0, batch.RowCount).Select(r =>
-            {
-                var row = logits.AsSpan(r * vocab, vocab);
-                int best = 0;
-                for (int i = 1; i < row.Length; i++) if (row[i] > row[best]) best = i;
-                return best;
-            }).ToArray();
+            _last = Enumerable.Range(0, batch.RowCount).Select(r => LogitAssertions.Argmax(logits.AsSpan(r * vocab, vocab))).ToArray();
             _queued.Enqueue(_last);
         }
 
