@@ -1,6 +1,6 @@
 # Helpers the device-run scripts source (repo root, after tools/gpu/unpack.sh): `bench` runs
 # `nnl bench` on a model in /tmp with extra environment assignments and prints its line; `model`
-# makes one of the random-weight presets in /tmp once.
+# makes one of the random-weight presets in /tmp once; `base_ab` runs this build against a base engine (`base_engine`).
 export LD_LIBRARY_PATH=/usr/local/cuda-13.0/targets/x86_64-linux/lib:${LD_LIBRARY_PATH:-}
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 N=/tmp/nnl-tests/nnl
@@ -26,3 +26,9 @@ model() { case $1 in
   esac; }
 ceilings() { $N transfer --direction h2d,d2d --memory pinned --size 256MB --json > "$OUT/ceilings.jsonl"
   python3 -c 'import json,sys; [print(r["Direction"], round(r["MedianGBps"],1), "GB/s") for r in map(json.loads, open(sys.argv[1]))]' "$OUT/ceilings.jsonl"; }
+# base_engine: /tmp/nnl-base, this build with .device/base-Nnl.Engine.dll.xz (the engine, kernels inside,
+# before a change) swapped in; made afresh each call, since a warm machine keeps /tmp between runs.
+base_engine() { rm -rf /tmp/nnl-base; cp -r /tmp/nnl-tests /tmp/nnl-base; xz -dc .device/base-Nnl.Engine.dll.xz > /tmp/nnl-base/Nnl.Engine.dll; }
+# base_ab <model> <tokens> <repetitions> <rounds>: this build against the base engine, alternating, resident.
+base_ab() { local model=$1 tokens=$2 reps=$3 rounds=$4; base_engine; model $model
+  for i in $(seq 1 $rounds); do bench $model this-$i $tokens $reps 64GB; N=/tmp/nnl-base/nnl bench $model base-$i $tokens $reps 64GB; done; }

@@ -33,15 +33,13 @@ for part in "$@"; do
       for i in 1 2; do for r in 4 0 8 2; do bench gpt2xl ramp$r-$i 33 3 64GB NNL_GRAPH_RAMP=$r; done; done ;;
     base-ab)
       # This build against the same one with .device/base-Nnl.Engine.dll.xz (the engine, kernels inside, before a change), alternating.
-      rm -rf /tmp/nnl-base; cp -r /tmp/nnl-tests /tmp/nnl-base; xz -dc .device/base-Nnl.Engine.dll.xz > /tmp/nnl-base/Nnl.Engine.dll
-      model gpt2xl
-      for i in 1 2 3; do bench gpt2xl this-$i 33 3 64GB; N=/tmp/nnl-base/nnl bench gpt2xl base-$i 33 3 64GB; done ;;
+      base_ab gpt2xl 33 3 3 ;;
     kernel-tests)
       timeout 400 $T -noColor -class Nnl.Engine.Tests.Kernels.CudaRowOperationTests -class Nnl.Engine.Tests.Kernels.CudaRegisterGemvTests \
         -class Nnl.Engine.Tests.Kernels.CudaNormMatMulTests -class Nnl.Engine.Tests.Kernels.CudaBackendParityTests -class Nnl.Engine.Tests.Kernels.CudaMatMulTests > "$OUT/kernel-tests.log" 2>&1
       grep -E "\[FAIL\]" -A12 "$OUT/kernel-tests.log" | head -60; tail -1 "$OUT/kernel-tests.log" ;;
     base-ab-l13)
-      model l13; bench l13 this 17 2 64GB; N=/tmp/nnl-base/nnl bench l13 base 17 2 64GB ;;
+      base_ab l13 17 2 1 ;;
     final)
       # The side by side for docs/performance.md: resident GPT-2-XL three times (and once timed), Llama-2-13B
       # resident, and the two budgets of must-show 1 and 2, after the copy ceilings.
@@ -52,8 +50,7 @@ for part in "$@"; do
       bench gpt2xl budget2GB 17 2 2GB; bench l13 budget8GB 9 2 8GB ;;
     sampling)
       # nnl generate with sampling on resident GPT-2-XL, this build against the base engine (the host's sampler per token).
-      rm -rf /tmp/nnl-base; cp -r /tmp/nnl-tests /tmp/nnl-base; xz -dc .device/base-Nnl.Engine.dll.xz > /tmp/nnl-base/Nnl.Engine.dll
-      model gpt2xl
+      base_engine; model gpt2xl
       for i in 1 2; do for b in /tmp/nnl-tests /tmp/nnl-base; do for opt in "--temperature 0" "--temperature 0.8" "--temperature 0.8 --top-k 40" "--temperature 0.8 --top-p 0.9"; do
         echo "$b $opt: $($b/nnl generate /tmp/gpt2xl --device cuda --prompt "The quick brown fox" --max-new-tokens 64 --seed 1 $opt --json 2>&1 | python3 -c '
 import json,sys

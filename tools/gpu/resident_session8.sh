@@ -42,11 +42,9 @@ print({k: r.get(k) for k in ("MillisecondsPerToken","TokensPerSecond","TimeToFir
         bench gpt2xl seg-128-$i 33 3 64GB NNL_GRAPH_SEGMENT_LAUNCHES=128; done ;;
     base-ab)
       # This build against the same one with .device/base-Nnl.Engine.dll.xz (the engine before a change), alternating.
-      rm -rf /tmp/nnl-base; cp -r /tmp/nnl-tests /tmp/nnl-base; xz -dc .device/base-Nnl.Engine.dll.xz > /tmp/nnl-base/Nnl.Engine.dll
-      model gpt2xl
-      for i in 1 2 3; do bench gpt2xl this-$i 33 3 64GB; N=/tmp/nnl-base/nnl bench gpt2xl base-$i 33 3 64GB; done ;;
+      base_ab gpt2xl 33 3 3 ;;
     base-ab-l13)
-      model l13; bench l13 this 17 2 64GB; N=/tmp/nnl-base/nnl bench l13 base 17 2 64GB ;;
+      base_ab l13 17 2 1 ;;
     kernel-tests)
       timeout 400 $T -noColor -class Nnl.Engine.Tests.Kernels.CudaRowOperationTests -class Nnl.Engine.Tests.Kernels.CudaRegisterGemvTests -class Nnl.Engine.Tests.Kernels.CudaMatMulTests \
         -class Nnl.Engine.Tests.Kernels.CudaBackendParityTests -class Nnl.Engine.Tests.Offload.CudaGraphDecodeTests > "$OUT/kernel-tests.log" 2>&1
