@@ -267,7 +267,9 @@ __device__ __forceinline__ float nnl_block_max(float v, float* scratch)
 // product's weights into L2. Sixth session: the register GEMV asking L2 for its rows with
 // cp.async.bulk.prefetch before the wait (16 KB to 1 MB a block: 3 to 12 % slower, the more the
 // slower), or loading its second row before the wait as well as its first (10 % slower), and a norm
-// folded into the register GEMV (branch experiment/norm-fold: 4 % slower). What did pay before the
+// folded into the register GEMV (branch experiment/norm-fold: 4 % slower). Eighth session: the norm
+// before a product asking L2 for that product's weights, from blocks added to its launch or its own
+// thread (branch experiment/gap-prefetch: 1 to 177 % slower). What did pay before the
 // wait is small and read late: the norms' weights, the GEMV's bias, attention's cached keys.
 #ifdef NNL_GRID_DEPENDENCY
 __device__ __forceinline__ void nnl_grid_wait() { asm volatile("griddepcontrol.wait;" ::: "memory"); }

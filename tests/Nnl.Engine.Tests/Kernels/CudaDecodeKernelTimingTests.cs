@@ -94,6 +94,19 @@ public class CudaDecodeKernelTimingTests
             return t;
         }
 
+        // Kernel boundaries: the residual add of one element (one block) and of three blocks an SM (a
+        // product's grid), chained with programmatic edges as a step's kernels are. What a decode
+        // step pays for each of its launches before any weight moves (GPT-2-XL: 7 a layer, 338 a step).
+        int sms = NnlDevice.Query(0).Multiprocessors;
+        foreach (long n in new[] { 1L, 3L * sms * 256 })
+        {
+            var a = Tensor(TensorDType.F32, 1f, 1, n);
+            var b = Tensor(TensorDType.F32, 1f, 1, n);
+            var y = Tensor(TensorDType.F32, 1f, 1, n);
+            double us = GraphMicroseconds(be, 338, _ => be.Add(a, b, y));
+            _output.WriteLine($"Add of {n} floats, {Math.Min((n + 255) / 256, 16L * sms)} block(s): {us:F2} us a launch, {us * 338 / 1000:F3} ms for 338");
+        }
+
         // Norms: the decode step's one row.
         foreach (var (name, dim, bias) in new[] { ("GPT-2-XL LayerNorm", 1600L, true), ("Llama-2-13B RmsNorm", 5120L, false) })
         {
