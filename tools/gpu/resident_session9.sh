@@ -10,6 +10,10 @@ for part in "$@"; do
   echo "== $(date -u +%T) $part" >&2
   case $part in
     ceilings) ceilings ;;
+    balance)
+      model gpt2xl
+      for i in 1 2 3; do bench gpt2xl balance-off-$i 33 3 64GB; bench gpt2xl balance-on-$i 33 3 64GB NNL_XREG_BALANCE=1; done
+      model l13; bench l13 balance-off 17 2 64GB; bench l13 balance-on 17 2 64GB NNL_XREG_BALANCE=1 ;;
     timing)
       # Each decode kernel alone in graphs, and what a kernel boundary costs (CudaDecodeKernelTimingTests).
       timeout 500 $T -noColor -method Nnl.Engine.Tests.Kernels.CudaDecodeKernelTimingTests.DecodeKernelsAreTimedInGraphs -showLiveOutput > "$OUT/timing.log" 2>&1
