@@ -1,6 +1,7 @@
 # Helpers the device-run scripts source (repo root, after tools/gpu/unpack.sh): `bench` runs
 # `nnl bench` on a model in /tmp with extra environment assignments and prints its line; `model`
-# makes one of the random-weight presets in /tmp once; `base_ab` runs this build against a base engine (`base_engine`).
+# makes one of the random-weight presets in /tmp once; `base_ab` runs this build against a base engine (`base_engine`);
+# `gpu_tests` runs some of the tests and prints their failures and summary.
 export LD_LIBRARY_PATH=/usr/local/cuda-13.0/targets/x86_64-linux/lib:${LD_LIBRARY_PATH:-}
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 N=/tmp/nnl-tests/nnl
@@ -32,3 +33,8 @@ base_engine() { rm -rf /tmp/nnl-base; cp -r /tmp/nnl-tests /tmp/nnl-base; xz -dc
 # base_ab <model> <tokens> <repetitions> <rounds>: this build against the base engine, alternating, resident.
 base_ab() { local model=$1 tokens=$2 reps=$3 rounds=$4; base_engine; model $model
   for i in $(seq 1 $rounds); do bench $model this-$i $tokens $reps 64GB; N=/tmp/nnl-base/nnl bench $model base-$i $tokens $reps 64GB; done; }
+# gpu_tests <log name> <timeout s> <xunit filter arguments>...: the tests into $OUT/<log name>.log, then the
+# failures (with their messages) and the summary line.
+gpu_tests() { local log="$OUT/$1.log" limit=$2; shift 2
+  timeout $limit $T -noColor "$@" > "$log" 2>&1
+  grep -E "\[FAIL\]" -A14 "$log" | head -80; tail -1 "$log"; }

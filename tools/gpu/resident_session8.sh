@@ -9,9 +9,8 @@ for part in "$@"; do
   case $part in
     ceilings) ceilings ;;
     pipeline-tests)
-      timeout 400 $T -noColor -class Nnl.Engine.Tests.Offload.CudaGreedyPipelineTests -class Nnl.Engine.Tests.Offload.CudaGraphDecodeTests -class Nnl.Engine.Tests.Kernels.CudaGraphStepTests \
-        -class Nnl.Engine.Tests.Generation.GreedyPipelineLoopTests > "$OUT/pipeline-tests.log" 2>&1
-      grep -E "\[FAIL\]" -A14 "$OUT/pipeline-tests.log" | head -60; tail -1 "$OUT/pipeline-tests.log" ;;
+      gpu_tests pipeline-tests 400 -class Nnl.Engine.Tests.Offload.CudaGreedyPipelineTests -class Nnl.Engine.Tests.Offload.CudaGraphDecodeTests -class Nnl.Engine.Tests.Kernels.CudaGraphStepTests \
+        -class Nnl.Engine.Tests.Generation.GreedyPipelineLoopTests ;;
     pipeline)
       model gpt2xl
       for i in 1 2 3; do bench gpt2xl pipelined-$i 33 3 64GB; bench gpt2xl unpipelined-$i 33 3 64GB NNL_GREEDY_PIPELINE=0; done ;;
@@ -46,15 +45,13 @@ print({k: r.get(k) for k in ("MillisecondsPerToken","TokensPerSecond","TimeToFir
     base-ab-l13)
       base_ab l13 17 2 1 ;;
     kernel-tests)
-      timeout 400 $T -noColor -class Nnl.Engine.Tests.Kernels.CudaRowOperationTests -class Nnl.Engine.Tests.Kernels.CudaRegisterGemvTests -class Nnl.Engine.Tests.Kernels.CudaMatMulTests \
-        -class Nnl.Engine.Tests.Kernels.CudaBackendParityTests -class Nnl.Engine.Tests.Offload.CudaGraphDecodeTests > "$OUT/kernel-tests.log" 2>&1
-      grep -E "\[FAIL\]" -A12 "$OUT/kernel-tests.log" | head -60; tail -1 "$OUT/kernel-tests.log" ;;
+      gpu_tests kernel-tests 400 -class Nnl.Engine.Tests.Kernels.CudaRowOperationTests -class Nnl.Engine.Tests.Kernels.CudaRegisterGemvTests -class Nnl.Engine.Tests.Kernels.CudaMatMulTests \
+        -class Nnl.Engine.Tests.Kernels.CudaBackendParityTests -class Nnl.Engine.Tests.Offload.CudaGraphDecodeTests ;;
     ptxas)
       # Registers and spills of the register GEMV as the driver will compile it (.device/ptx, copied from the build).
       /usr/local/cuda-13.0/bin/ptxas -arch=sm_90 -v .device/ptx/gemv_xreg.sm90.ptx -o /dev/null 2>&1 | grep -E "properties|registers|spill" ;;
     tests)
-      timeout 590 $T -noColor -trait Category=Gpu > "$OUT/gpu-tests.log" 2>&1
-      grep -E "\[FAIL\]" -A14 "$OUT/gpu-tests.log" | head -80; tail -1 "$OUT/gpu-tests.log" ;;
+      gpu_tests gpu-tests 590 -trait Category=Gpu ;;
     *) echo "unknown part $part" >&2 ;;
   esac
 done

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # One device run (repo root, after tools/gpu/unpack.sh), ninth session: each decode kernel timed alone
 # in graphs with what a kernel boundary costs, the register GEMV's balanced grid against the full one,
-# and the side by side of main's code. The runs of the
-# gap prefetch (slower; docs/performance.md) are this script's parts gap, gap-l13 and gap-tests on the
-# branch experiment/gap-prefetch, which has the code they time.
+# and the side by side of main's code. The runs of the gap prefetch (slower; docs/performance.md) are
+# this script's parts gap, gap-l13 and gap-tests on the branch experiment/gap-prefetch, which has the
+# code they time.
 # usage: tools/gpu/resident_session9.sh [ceilings|balance|gemv-tests|attn-tests|base-ab|base-ab-l13|ptxas|timing|final|tests]...
 set -uo pipefail
 source tools/gpu/bench_lib.sh
@@ -18,12 +18,10 @@ for part in "$@"; do
       bench gpt2xl balance-on-2-per-sm 33 3 64GB NNL_XREG_BLOCKS_PER_SM=2
       model l13; bench l13 balance-on 17 2 64GB; bench l13 balance-off 17 2 64GB NNL_XREG_BALANCE=0 ;;
     gemv-tests)
-      timeout 300 $T -noColor -class Nnl.Engine.Tests.Kernels.CudaRegisterGemvTests -class Nnl.Engine.Tests.Kernels.CudaMatMulTests > "$OUT/gemv-tests.log" 2>&1
-      grep -E "\[FAIL\]" -A14 "$OUT/gemv-tests.log" | head -40; tail -1 "$OUT/gemv-tests.log" ;;
+      gpu_tests gemv-tests 300 -class Nnl.Engine.Tests.Kernels.CudaRegisterGemvTests -class Nnl.Engine.Tests.Kernels.CudaMatMulTests ;;
     attn-tests)
-      timeout 400 $T -noColor -class Nnl.Engine.Tests.Kernels.CudaAttentionTests \
-        -class Nnl.Engine.Tests.Offload.CudaGraphDecodeTests -class Nnl.Engine.Tests.Offload.CudaGreedyPipelineTests > "$OUT/attn-tests.log" 2>&1
-      grep -E "\[FAIL\]" -A14 "$OUT/attn-tests.log" | head -60; tail -1 "$OUT/attn-tests.log" ;;
+      gpu_tests attn-tests 400 -class Nnl.Engine.Tests.Kernels.CudaAttentionTests \
+        -class Nnl.Engine.Tests.Offload.CudaGraphDecodeTests -class Nnl.Engine.Tests.Offload.CudaGreedyPipelineTests ;;
     base-ab)
       # This build against the same one with .device/base-Nnl.Engine.dll.xz (the engine before a change), alternating.
       base_ab gpt2xl 33 3 3 ;;
@@ -45,8 +43,7 @@ for part in "$@"; do
       bench l13 final 17 2 64GB
       bench gpt2xl budget2GB 17 2 2GB; bench l13 budget8GB 9 2 8GB ;;
     tests)
-      timeout 590 $T -noColor -trait Category=Gpu > "$OUT/gpu-tests.log" 2>&1
-      grep -E "\[FAIL\]" -A14 "$OUT/gpu-tests.log" | head -80; tail -1 "$OUT/gpu-tests.log" ;;
+      gpu_tests gpu-tests 590 -trait Category=Gpu ;;
     *) echo "unknown part $part" >&2 ;;
   esac
 done
