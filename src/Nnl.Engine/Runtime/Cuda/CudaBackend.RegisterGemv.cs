@@ -45,18 +45,18 @@ public sealed partial class CudaBackend
     /// at once). Every block starts together and the kernel ends with its slowest warp, so what counts is
     /// the most rows one warp takes; as many blocks as fit leave a few blocks a row more than the rest
     /// (GPT-2-XL's c_attn: 4,800 rows over 396 blocks of four warps a slice give 48 blocks 13 rows, so
-    /// one warp a slice of each takes four rows while the others take three). Balanced, the grid is the fewest blocks that keep that most (c_attn 300
-    /// blocks, four rows every warp; attention's c_proj 200, the MLP's 320): fewer loads compete and no
-    /// warp waits on more than its share. GPT-2-XL 1.522 against 1.550 ms/token, Llama-2-13B 7.211
-    /// against 7.201 on the H200, 2026-11-22.
+    /// one warp a slice of each takes four rows while the others take three). Balanced, the grid is the
+    /// fewest blocks that keep that most (c_attn 300 blocks, four rows every warp; attention's c_proj
+    /// 200, the MLP's 320): fewer loads compete and no warp waits on more than its share. GPT-2-XL 1.522
+    /// against 1.550 ms/token, Llama-2-13B 7.211 against 7.201 on the H200, 2026-11-22.
     /// </summary>
     internal static int RegisterGemvBlocks(int rows, int warpsPerSlice, int maxBlocks, bool balance)
     {
-        long perBlock = Math.Max(1, warpsPerSlice);
-        int blocks = (int)Math.Clamp((rows + perBlock - 1) / perBlock, 1, Math.Max(1, maxBlocks));
+        long warps = Math.Max(1, warpsPerSlice);
+        int blocks = (int)Math.Clamp((rows + warps - 1) / warps, 1, Math.Max(1, maxBlocks));
         if (!balance) return blocks;
-        long rowsPerWarp = (rows + perBlock * blocks - 1) / (perBlock * blocks);
-        return (int)Math.Max(1, (rows + perBlock * rowsPerWarp - 1) / (perBlock * rowsPerWarp));
+        long rowsPerWarp = (rows + warps * blocks - 1) / (warps * blocks);
+        return (int)Math.Max(1, (rows + warps * rowsPerWarp - 1) / (warps * rowsPerWarp));
     }
 
     /// <summary>
