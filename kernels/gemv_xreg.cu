@@ -34,13 +34,41 @@ __device__ __forceinline__ void nnl_xr_load(uint4 (&q)[NNL_XR_VPL], const uint4*
     }
 }
 
-template <typename T>
+// μ and 1/√(var + eps) of a row of k from its Σx and Σx² (RMSNorm: μ = 0, var = Σx²/k).
+__device__ __forceinline__ void nnl_xr_norm_stats(float sx, float sq, int k, int rms, float eps, float& mu, float& rstd)
+{
+    float inv = __frcp_rn((float)k);
+    mu = rms ? 0.0f : sx * inv;
+    float var = fmaf(sq, inv, -mu * mu);
+    rstd = rsqrtf(fmaxf(var, 0.0f) + eps);
+}
+
+// The norm a product applies to its x (NORM entries): y = epilogue(Σ_j W_j·norm(x)_j + bias) as
+//   norm(x)_j = (x_j − μ)·r·γ_j + β_j  →  Σ_j W_j·norm(x)_j + bias = r·(Σ_j W_j·γ_j·x_j − μ·c) + d
+// with c = Σ_j W_j·γ_j and d = Σ_j W_j·β_j + bias, constants of the weights (nnl_norm_fold_constants,
+// computed once per product). So the product streams its weights against γ∘x from the start, and
+// μ and r = 1/√(var + eps) are needed only where a row's sum is stored: each warp takes its slice's
+// Σx and Σx² while loading x, the slices' sums meet in shared memory behind the barrier the slices'
+// partial sums already wait at (one slice: the warp has them all), so the norm adds no launch, no
+// barrier and no round trip to the chain. RMSNorm: μ = 0, c unused. One-pass variance from fp32
+// sums: a residual stream's mean is small against its spread.
+struct nnl_xr_fold
+{
+    const void* gamma;       // [k] the norm's weight, the weights' type
+    const float* c;          // [n_out] Σ_j W_j·γ_j (LayerNorm; null for RMSNorm)
+    const float* d;          // [n_out] Σ_j W_j·β_j + bias
+    int rms;                 // 0 LayerNorm, 1 RMSNorm
+    float eps;
+};
+
+template <typename T, bool NORM>
 __device__ __forceinline__ void nnl_gemv_xreg_impl(
     const void* w_,          // [n_out, k]
     const float* x,          // [1, k]
-    const void* bias_,       // [n_out] or null
+    const void* bias_,       // [n_out] or null (NORM: null, the bias is in fold.d)
     float* y,                // [1, n_out]
-    int n_out, int k, int slices, int epilogue)
+    int n_out, int k, int slices, int epilogue,
+    nnl_xr_fold fold = nnl_xr_fold{})
 {
     typedef nnl_type<T> L;
     typedef typename L::storage S;
@@ -65,8 +93,30 @@ __device__ __forceinline__ void nnl_gemv_xreg_impl(
     float bias_mine = 0.0f;
     if (bias && slices > 1 && (int)threadIdx.x < last - first) bias_mine = L::load(bias, first + threadIdx.x);
     if (bias && slices == 1 && lane == 0 && row < last) nnl_prefetch_l2(bias + row);
+    // The fold's row constants are asked of L2 now (L2 is where every kernel's writes meet, so this is
+    // safe even in the step whose previous launch computes them) and read into registers (slices) only
+    // after the wait: the first step computes them in the launch just before this one.
+    if (NORM)
+    {
+        if (lane == 0 && row < last)
+        {
+            if (fold.c) nnl_prefetch_l2(fold.c + row);
+            nnl_prefetch_l2(fold.d + row);
+        }
+        if (turn == 0)
+#pragma unroll
+            for (int j = 0; j < NNL_XR_VPL; j++)
+                if (lane + 32 * j < len && (lane & 7) == 0) nnl_prefetch_l2((const uint4*)fold.gamma + v0 + lane + 32 * j);
+    }
 
     nnl_grid_begin();   // from here x may be read and y written
+
+    float c_mine = 0.0f, d_mine = 0.0f;
+    if (NORM && slices > 1 && (int)threadIdx.x < last - first)
+    {
+        if (fold.c) c_mine = __ldcg(fold.c + first + threadIdx.x);
+        d_mine = __ldcg(fold.d + first + threadIdx.x);
+    }
 
     float xr[NNL_XR_VPL][W];
 #pragma unroll
@@ -79,6 +129,27 @@ __device__ __forceinline__ void nnl_gemv_xreg_impl(
             float4 a = v < len ? __ldg((const float4*)(x + (size_t)(v0 + v) * W) + e) : float4{0.0f, 0.0f, 0.0f, 0.0f};
             xr[j][4 * e] = a.x; xr[j][4 * e + 1] = a.y; xr[j][4 * e + 2] = a.z; xr[j][4 * e + 3] = a.w;
         }
+    }
+    __shared__ float slice_sums[NORM ? 2 * 8 : 1];   // NORM: [slice] Σx, Σx² (at most 8 slices)
+    float mu = 0.0f, rstd = 0.0f;
+    if (NORM)
+    {
+        float sx = 0.0f, sq = 0.0f;
+#pragma unroll
+        for (int j = 0; j < NNL_XR_VPL; j++)
+        {
+            float g[W];
+            if (lane + 32 * j < len) nnl_vec<T>::unpack(__ldg((const uint4*)fold.gamma + v0 + lane + 32 * j), g);
+            else
+#pragma unroll
+                for (int e = 0; e < W; e++) g[e] = 0.0f;
+#pragma unroll
+            for (int e = 0; e < W; e++) { sx += xr[j][e]; sq += xr[j][e] * xr[j][e]; xr[j][e] *= g[e]; }
+        }
+        sx = nnl_warp_sum(sx);
+        sq = nnl_warp_sum(sq);
+        if (slices == 1) nnl_xr_norm_stats(sx, sq, k, fold.rms, fold.eps, mu, rstd);
+        else if (turn == 0 && lane == 0) { slice_sums[2 * slice] = sx; slice_sums[2 * slice + 1] = sq; }
     }
     for (; row < last; row += per_slice)
     {
@@ -98,7 +169,8 @@ __device__ __forceinline__ void nnl_gemv_xreg_impl(
         {
             if (slices == 1)
             {
-                if (bias) acc += L::load(bias, row);
+                if (NORM) acc = rstd * (acc - (fold.c ? mu * __ldcg(fold.c + row) : 0.0f)) + __ldcg(fold.d + row);
+                else if (bias) acc += L::load(bias, row);
                 nnl_store_epilogue(y + row, acc, epilogue);
             }
             else nnl_xr_partial[(row - first) * slices + slice] = acc;
@@ -112,11 +184,23 @@ __device__ __forceinline__ void nnl_gemv_xreg_impl(
     if (slices > 1)
     {
         __syncthreads();
+        if (NORM && (int)threadIdx.x < last - first)
+        {
+            float sx = 0.0f, sq = 0.0f;
+            for (int i = 0; i < slices; i++) { sx += slice_sums[2 * i]; sq += slice_sums[2 * i + 1]; }
+            nnl_xr_norm_stats(sx, sq, k, fold.rms, fold.eps, mu, rstd);
+        }
         for (int r = threadIdx.x; r < last - first; r += blockDim.x)
         {
             float s = 0.0f;
             for (int i = 0; i < slices; i++) s += nnl_xr_partial[r * slices + i];
-            if (bias) s += r == (int)threadIdx.x ? bias_mine : L::load(bias, first + r);
+            if (NORM)
+            {
+                bool mine = r == (int)threadIdx.x;
+                float c = fold.c ? (mine ? c_mine : __ldcg(fold.c + first + r)) : 0.0f;
+                s = rstd * (s - mu * c) + (mine ? d_mine : __ldcg(fold.d + first + r));
+            }
+            else if (bias) s += r == (int)threadIdx.x ? bias_mine : L::load(bias, first + r);
             nnl_store_epilogue(y + first + r, s, epilogue);
         }
     }
@@ -125,6 +209,53 @@ __device__ __forceinline__ void nnl_gemv_xreg_impl(
 // Three blocks of 256 threads an SM: up to 85 registers (x: 32 floats, two rows' vectors: 32).
 #define NNL_XR_PARAMS (const void* w, const float* x, const void* bias, float* y, int n_out, int k, int slices, int epilogue)
 #define NNL_XR_ARGS (w, x, bias, y, n_out, k, slices, epilogue)
-extern "C" __global__ void __launch_bounds__(256, 3) nnl_gemv_xreg_f16 NNL_XR_PARAMS { nnl_gemv_xreg_impl<nnl_f16_t> NNL_XR_ARGS; }
-extern "C" __global__ void __launch_bounds__(256, 3) nnl_gemv_xreg_bf16 NNL_XR_PARAMS { nnl_gemv_xreg_impl<nnl_bf16_t> NNL_XR_ARGS; }
-extern "C" __global__ void __launch_bounds__(256, 3) nnl_gemv_xreg_f32 NNL_XR_PARAMS { nnl_gemv_xreg_impl<nnl_f32_t> NNL_XR_ARGS; }
+extern "C" __global__ void __launch_bounds__(256, 3) nnl_gemv_xreg_f16 NNL_XR_PARAMS { nnl_gemv_xreg_impl<nnl_f16_t, false> NNL_XR_ARGS; }
+extern "C" __global__ void __launch_bounds__(256, 3) nnl_gemv_xreg_bf16 NNL_XR_PARAMS { nnl_gemv_xreg_impl<nnl_bf16_t, false> NNL_XR_ARGS; }
+extern "C" __global__ void __launch_bounds__(256, 3) nnl_gemv_xreg_f32 NNL_XR_PARAMS { nnl_gemv_xreg_impl<nnl_f32_t, false> NNL_XR_ARGS; }
+
+// With the norm folded in (see nnl_xr_fold): the product of a NormMatMul without the norm's launch.
+// Two blocks an SM: the fold's code needs 90 registers; held to 80 (three blocks an SM) it spilled
+// 28 bytes and the GPT-2-XL step was slower (1.490 against 1.465 ms/token on the H200, 2026-11-22).
+#define NNL_XRN_PARAMS (const void* w, const float* x, float* y, int n_out, int k, int slices, int epilogue, \
+    const void* gamma, const float* c, const float* d, int rms, float eps)
+#define NNL_XRN_ARGS (w, x, nullptr, y, n_out, k, slices, epilogue, nnl_xr_fold{gamma, c, d, rms, eps})
+extern "C" __global__ void __launch_bounds__(256, 2) nnl_gemv_xregn_f16 NNL_XRN_PARAMS { nnl_gemv_xreg_impl<nnl_f16_t, true> NNL_XRN_ARGS; }
+extern "C" __global__ void __launch_bounds__(256, 2) nnl_gemv_xregn_bf16 NNL_XRN_PARAMS { nnl_gemv_xreg_impl<nnl_bf16_t, true> NNL_XRN_ARGS; }
+extern "C" __global__ void __launch_bounds__(256, 2) nnl_gemv_xregn_f32 NNL_XRN_PARAMS { nnl_gemv_xreg_impl<nnl_f32_t, true> NNL_XRN_ARGS; }
+
+// The fold's constants of a product and its norm, once per product: c[r] = Σ_j W[r,j]·γ_j (LayerNorm),
+// d[r] = Σ_j W[r,j]·β_j + bias[r] (β, bias optional), in double. A warp a row; any grid.
+template <typename T>
+__device__ __forceinline__ void nnl_norm_fold_constants_impl(const void* w_, const void* gamma_, const void* beta_, const void* bias_,
+                                                             float* c, float* d, int n_out, int k)
+{
+    typedef nnl_type<T> L;
+    typedef typename L::storage S;
+    const S* w = (const S*)w_;
+    const S* gamma = (const S*)gamma_;
+    const S* beta = (const S*)beta_;
+    int lane = threadIdx.x & 31;
+    for (long long r = ((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5; r < n_out; r += ((long long)gridDim.x * blockDim.x) >> 5)
+    {
+        double sc = 0.0, sd = 0.0;
+        for (int j = lane; j < k; j += 32)
+        {
+            double wj = L::load(w, (size_t)r * k + j);
+            sc += wj * L::load(gamma, j);
+            if (beta) sd += wj * L::load(beta, j);
+        }
+        for (int o = 16; o > 0; o >>= 1)
+        {
+            sc += __shfl_xor_sync(0xffffffffu, sc, o);
+            sd += __shfl_xor_sync(0xffffffffu, sd, o);
+        }
+        if (lane == 0)
+        {
+            if (c) c[r] = (float)sc;
+            d[r] = (float)(sd + (bias_ ? (double)L::load((const S*)bias_, r) : 0.0));
+        }
+    }
+}
+NNL_WEIGHT_ENTRIES(nnl_norm_fold_constants, (const void* w, const void* gamma, const void* beta, const void* bias, float* c, float* d, int n_out, int k),
+    (w, gamma, beta, bias, c, d, n_out, k))
+

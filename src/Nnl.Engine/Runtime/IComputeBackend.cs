@@ -160,8 +160,9 @@ public interface IComputeBackend : IDisposable
     /// normalise inside the product's kernel and never write it, so its contents afterwards are
     /// unspecified (normOutput may be x, the norm in place; then x is unspecified afterwards too).
     /// Every rule of the two operations holds (shapes, output never aliasing normOutput, epilogues).
-    /// Decode is where it pays: the CUDA backend fuses up to 4 rows into its GEMV (one launch instead of
-    /// two, the weight stream started before the norm's reductions) and composes the two otherwise.
+    /// Decode is where it pays: the CUDA backend folds the norm of one token into its register GEMV when
+    /// the weights are constant (one launch instead of two; CudaBackend.NormFold.cs), can fuse up to 4
+    /// rows into its row GEMVs, and composes the two otherwise.
     /// </summary>
     void NormMatMul(BackendTensor x, RowNorm norm, BackendTensor normOutput, BackendTensor weight, WeightLayout layout, BackendTensor? bias,
         BackendTensor output, MatMulEpilogue epilogue = MatMulEpilogue.None);

@@ -10,7 +10,7 @@ namespace Nnl.Engine.Tests.Kernels;
 /// one operation replayed as a CUDA graph (no host launch cost between them; events after each op
 /// would time the host as well) behind a spin kernel that holds the stream while the host records.
 /// GPT-2-XL's shapes (and Llama-2-13B's for the GEMV rule), every GEMV variant, several attention
-/// split lengths, the LayerNorm fused into c_attn and c_fc and not; printed for docs/performance.md. Nothing asserted but that it runs: the kernels'
+/// split lengths, the LayerNorm fused into c_attn and c_fc, folded and not; printed for docs/performance.md. Nothing asserted but that it runs: the kernels'
 /// results are checked by CudaMatMulTests, CudaRowOperationTests and CudaAttentionTests.
 /// </summary>
 [Trait("Category", "Gpu")]
@@ -183,6 +183,7 @@ public class CudaDecodeKernelTimingTests
             var normed = Tensor(TensorDType.F32, 1f, 1, c.In);
             var y = Tensor(TensorDType.F32, 0.1f, 1, c.Out);
             int count = (int)Math.Max(copies, Math.Min(48, (256L << 20) / bytes));
+            be.FoldNormIntoProduct = false;
             foreach (var (fuse, variant) in new (bool, CudaGemvVariant?)[]
                      { (false, null), (true, null), (true, CudaGemvVariant.OneRow), (true, CudaGemvVariant.FourRows), (true, CudaGemvVariant.BlockFourRows) })
             {
@@ -193,8 +194,16 @@ public class CudaDecodeKernelTimingTests
                 _output.WriteLine($"{c.Name} [{c.Out} x {c.In}] {c.Epilogue} with its LayerNorm {(fuse ? "fused" : "as its own launch")}, " +
                     $"{variant?.ToString() ?? "default"}: {us:F2} us, {gbps:F0} GB/s = {gbps / copyGBps:P0} of copy");
             }
-            be.FuseNormIntoGemv = true;
+            be.FuseNormIntoGemv = false;
             be.ForcedGemvVariant = null;
+            // The norm folded into the register GEMV (constant weights: resident ones are declared so).
+            be.FoldNormIntoProduct = true;
+            foreach (var t in weights.Append(bias).Append(norm.Weight).Append(norm.Bias!)) be.DeclareConstant(t);
+            long folds = be.FoldedNorms;
+            double folded = GraphMicroseconds(be, count, i => be.NormMatMul(x, norm, normed, weights[i % copies], WeightLayout.Linear, bias, y, c.Epilogue));
+            double foldedGbps = bytes / (folded * 1e-6) / 1e9;
+            _output.WriteLine($"{c.Name} [{c.Out} x {c.In}] {c.Epilogue} with its LayerNorm folded{(be.FoldedNorms > folds ? "" : " (NOT FOLDED)")}: " +
+                $"{folded:F2} us, {foldedGbps:F0} GB/s = {foldedGbps / copyGBps:P0} of copy");
         }
         _output.WriteLine($"graph fallbacks {be.GraphStatistics.Fallbacks}");
         foreach (var t in rows) be.Release(t);

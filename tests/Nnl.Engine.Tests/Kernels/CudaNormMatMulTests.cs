@@ -26,6 +26,7 @@ public class CudaNormMatMulTests
     {
         var h = new GpuHarness();
         h.Backend.FuseNormIntoGemv = true;
+        h.Backend.FoldNormIntoProduct = false; // the register GEMV's fold has its own tests (CudaNormFoldTests)
         return h;
     }
 
@@ -185,10 +186,10 @@ public class CudaNormMatMulTests
     // ------------------------------------------------------------------ helpers
 
     /// <summary>Uniform rows with an offset mean, so a LayerNorm that skips the mean cannot pass.</summary>
-    private static double[] OffsetRows(Random rng, int rows, int k) =>
+    internal static double[] OffsetRows(Random rng, int rows, int k) =>
         KernelData.Uniform(rng, rows * k, 3).Select(v => (double)(float)(v + 0.75)).ToArray();
 
-    private static float Eps(NormKind kind) => kind == NormKind.LayerNorm ? 1e-5f : 1e-6f;
+    internal static float Eps(NormKind kind) => kind == NormKind.LayerNorm ? 1e-5f : 1e-6f;
 
     /// <summary>
     /// One NormMatMul into a fresh output (the residual for Accumulate, noise otherwise) and a scratch
@@ -238,7 +239,7 @@ public class CudaNormMatMulTests
     }
 
     /// <summary>A matrix [nOut, k] (nn.Linear), its bias and a norm's weight and bias, as values and as tensors.</summary>
-    private sealed record Parameters(int NOut, int K, double[] WValues, double[] BValues, double[] GammaValues, double[] BetaValues,
+    internal sealed record Parameters(int NOut, int K, double[] WValues, double[] BValues, double[] GammaValues, double[] BetaValues,
         BackendTensor W, BackendTensor B, BackendTensor Gamma, BackendTensor Beta, KernelDType Type)
     {
         public static Parameters Draw(GpuHarness h, Random rng, KernelDType type, int nOut, int k, KernelDType? normType = null)

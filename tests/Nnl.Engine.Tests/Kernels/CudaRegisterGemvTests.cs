@@ -10,7 +10,7 @@ namespace Nnl.Engine.Tests.Kernels;
 /// fp32, every epilogue, with and without bias, against float64; what it cannot read falls back;
 /// and a chain of products in a graph step, each reading what the one before wrote (on sm_90
 /// through programmatic edges: each requests its first weights before the one before finishes and
-/// must still read x only after it).
+/// must still read x only after it; the norms fold into their products).
 /// </summary>
 [Trait("Category", "Gpu")]
 [Collection("Gpu")]
@@ -133,13 +133,15 @@ public class CudaRegisterGemvTests
             var x2 = KernelReference.Linear(ur, 1, inner, down, hidden, null, x);
             var expected = KernelReference.Linear(KernelReference.LayerNorm(x2, 1, hidden, gamma, beta, 1e-5), 1, hidden, head, outputs, null, null);
             be.Upload(xt, KernelData.ToFloats(x));
-            long before = be.RegisterGemvLaunches;
+            long before = be.RegisterGemvLaunches, folds = be.FoldedNorms;
             be.BeginGraphStep();
             be.NormMatMul(xt, norm, normed, upT, WeightLayout.Linear, null, u, MatMulEpilogue.GeluNew);
             be.MatMul(u, downT, WeightLayout.Linear, null, xt, MatMulEpilogue.Accumulate);
             be.NormMatMul(xt, norm, normed, headT, WeightLayout.Linear, null, logits);
             be.EndGraphStep();
             if (be.RegisterGemvLaunches != before + 3) h.Fail($"step {step}: {be.RegisterGemvLaunches - before} register launches of 3");
+            // Constant weights (CreateWeight): both norms fold into their products (CudaNormFoldTests).
+            if (be.FoldedNorms != folds + 2) h.Fail($"step {step}: {be.FoldedNorms - folds} folded norms of 2");
             h.Check(h.Download(xt), x2, MaxNmse, $"step {step}: x after the MLP");
             h.Check(h.Download(logits), expected, MaxNmse, $"step {step}: the product of the new x");
         }

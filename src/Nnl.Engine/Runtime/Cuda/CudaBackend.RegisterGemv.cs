@@ -59,28 +59,38 @@ public sealed partial class CudaBackend
         return (int)Math.Max(1, (rows + warps * rowsPerWarp - 1) / (warps * rowsPerWarp));
     }
 
+    /// <summary>The register GEMV's launch for one product: slices a row, warps a block, blocks, dynamic shared memory.</summary>
+    private readonly record struct RegisterGemvGrid(int Slices, int Warps, int Blocks, uint SharedBytes);
+
     /// <summary>
-    /// Launches the register GEMV when it reads this product: one token, k a whole number of 16-byte
+    /// The register GEMV's launch for [1, k] × [n, k]ᵀ when it reads it: k a whole number of 16-byte
     /// vectors of at most <see cref="RegisterGemvMaxSlices"/> slices, weights and input 16-byte aligned;
-    /// false launches nothing.
+    /// null otherwise.
     /// </summary>
-    private bool TryLaunchRegisterGemv(CudaTensor w, CudaTensor x, ulong bias, CudaTensor y, int rows, int n, int k, int epilogue)
+    /// <param name="blocksPerSm">Blocks an SM of the kernel launched (the folded product's two); null: <see cref="RegisterGemvBlocksPerSm"/>.</param>
+    private RegisterGemvGrid? RegisterGemvGridFor(CudaTensor w, CudaTensor x, int n, int k, int? blocksPerSm = null)
     {
         int width = 16 / w.DType.ElementBytes();
-        if (rows != 1 || k % width != 0 || w.Pointer % 16 != 0 || x.Pointer % 16 != 0) return false;
+        if (k % width != 0 || w.Pointer % 16 != 0 || x.Pointer % 16 != 0) return null;
         int vectors = k / width;
         int slices = (vectors + 32 * RegisterGemvVectorsPerLane - 1) / (32 * RegisterGemvVectorsPerLane);
-        if (slices > RegisterGemvMaxSlices) return false;
+        if (slices > RegisterGemvMaxSlices) return null;
         int warps = slices * Math.Max(1, RegisterGemvMaxSlices / slices);
         int perSlice = warps / slices;
-        int blocks = RegisterGemvBlocks(n, perSlice, Math.Max(1, RegisterGemvBlocksPerSm) * _sms, BalanceRegisterGemvRows);
+        int blocks = RegisterGemvBlocks(n, perSlice, Math.Max(1, blocksPerSm ?? RegisterGemvBlocksPerSm) * _sms, BalanceRegisterGemvRows);
         int rowsPerBlock = (n + blocks - 1) / blocks;
         uint shared = slices > 1 ? (uint)(rowsPerBlock * slices * sizeof(float)) : 0u;
-        if (shared > SharedBytesWithoutOptIn) return false;
+        return shared > SharedBytesWithoutOptIn ? null : new RegisterGemvGrid(slices, warps, blocks, shared);
+    }
+
+    /// <summary>Launches the register GEMV when it reads this product (one token, <see cref="RegisterGemvGridFor"/>); false launches nothing.</summary>
+    private bool TryLaunchRegisterGemv(CudaTensor w, CudaTensor x, ulong bias, CudaTensor y, int rows, int n, int k, int epilogue)
+    {
+        if (rows != 1 || RegisterGemvGridFor(w, x, n, k) is not { } grid) return false;
         _registerGemv ??= new KernelHandle(Context, "gemv_xreg", "nnl_gemv_xreg");
         RegisterGemvLaunches++;
-        LaunchWithSharedMemory(_registerGemv.For(w.DType), ((uint)blocks, 1, 1), ((uint)(32 * warps), 1, 1), shared,
-            w.Pointer, x.Pointer, bias, y.Pointer, n, k, slices, epilogue);
+        LaunchWithSharedMemory(_registerGemv.For(w.DType), ((uint)grid.Blocks, 1, 1), ((uint)(32 * grid.Warps), 1, 1), grid.SharedBytes,
+            w.Pointer, x.Pointer, bias, y.Pointer, n, k, grid.Slices, epilogue);
         return true;
     }
 }

@@ -222,6 +222,7 @@ public sealed partial class CudaBackend : IComputeBackend
     public void Release(BackendTensor tensor)
     {
         var t = Own(tensor, "Release");
+        ForgetConstant(t);
         if (t.Owner is not null) Allocator.Free(t.Owner);
         t.Invalidate();
     }
@@ -234,6 +235,7 @@ public sealed partial class CudaBackend : IComputeBackend
         var t = (CudaTensor)Allocate(info.Name, info.DType, info.Shape);
         CudaCopy.HostToDevice(t.Pointer, (IntPtr)data.Pointer, data.Length, Stream);
         Stream.Synchronize(); // the bytes are only guaranteed during the call (they may be pinned, copied later otherwise)
+        _constants.Add(t);
         return t;
     }
 
@@ -254,6 +256,7 @@ public sealed partial class CudaBackend : IComputeBackend
         // The copy is queued; a pageable source (managed memory) is staged by the driver before the
         // call returns, so the caller may reuse it at once.
         var t = F32(destination, "Upload", "destination");
+        ForgetConstant(t);
         if (source.Length != t.ElementCount)
             throw new NnlArgumentException(nameof(source), $"Upload to {t}: {source.Length} values for {t.ElementCount} elements");
         fixed (float* s = source) CudaCopy.HostToDevice(t.Pointer, (IntPtr)s, t.ByteCount, Stream);
@@ -477,6 +480,7 @@ public sealed partial class CudaBackend : IComputeBackend
         ExpectShape(operation, "normOutput", scratch, xt.Rows, xt.Columns);
         var p = Product(operation, scratch, weight, layout, bias, output, epilogue, "normOutput");
 
+        if (TryLaunchFoldedNormProduct(xt, norm, nw, nb, p, epilogue)) return;
         var variant = ForcedGemvVariant ?? ChooseGemv(p.N, p.K);
         bool fuse = FuseNormIntoGemv
             && _normGemv[(int)variant] is not null
@@ -1024,6 +1028,9 @@ public sealed partial class CudaBackend : IComputeBackend
         _stepBatch = null;
         foreach (var m in _invFreq.Values) Allocator.Free(m);
         _invFreq.Clear();
+        foreach (var m in _foldConstants.Values) Allocator.Free(m);
+        _foldConstants.Clear();
+        _constants.Clear();
         if (_scratch is not null) Allocator.Free(_scratch);
         _scratch = null;
         if (_splitCounters is not null) Allocator.Free(_splitCounters);

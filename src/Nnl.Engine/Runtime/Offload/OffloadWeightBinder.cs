@@ -220,6 +220,7 @@ public sealed class OffloadWeightBinder : IWeightBinder, IDisposable
                 }
                 CopyStream.Synchronize(); // the staging buffer is refilled next
                 _fixed[t.Name] = _backend.WrapDeviceMemory(t, block.DevicePointer, transposed);
+                _backend.DeclareConstant(_fixed[t.Name]); // resident: nothing writes it until the model is unloaded
                 done += t.ByteCount;
                 progress?.Invoke(done, total);
             }
@@ -258,6 +259,8 @@ public sealed class OffloadWeightBinder : IWeightBinder, IDisposable
     public void Dispose()
     {
         try { Quiesce(); } catch (NnlException) { }
+        // Released first: the backend forgets what it derived from them (DeclareConstant) before the memory goes.
+        foreach (var t in _fixed.Values) _backend.Release(t);
         foreach (var b in _residentBlocks) _pool.Free(b);
         _residentBlocks.Clear();
         _fixed.Clear();

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# One device run (repo root, after tools/gpu/unpack.sh), tenth session: the norm folded into the
+# register GEMV (NNL_NORM_FOLD) against its own launch, each decode kernel timed alone, and the side by
+# side of main's code. The run of x in shared memory with more rows in flight (slower) is this script's
+# part depth on the branch experiment/shared-input-gemv, which has the code it times; the runs of the
+# register GEMV in blocks of 12 and 24 warps and of the fold's other forms used throwaway code
+# (docs/performance.md has their figures).
+# usage: tools/gpu/resident_session10.sh [ceilings|ptxas|gemv-tests|fold-tests|fold|timing|final|tests]...
+set -uo pipefail
+source tools/gpu/bench_lib.sh
+for part in "$@"; do
+  echo "== $(date -u +%T) $part" >&2
+  case $part in
+    ceilings) ceilings ;;
+    ptxas)
+      # Registers and spills of the products as the driver will compile them (.device/ptx, copied from the build).
+      /usr/local/cuda-13.0/bin/ptxas -arch=sm_90 -v .device/ptx/gemv_xreg.sm90.ptx -o /dev/null 2>&1 | grep -E "Compiling|registers|spill" | paste - - - | grep -E "xreg.*f16" | sed -E 's/ +/ /g' ;;
+    gemv-tests)
+      gpu_tests gemv-tests 300 -class Nnl.Engine.Tests.Kernels.CudaRegisterGemvTests -class Nnl.Engine.Tests.Kernels.CudaMatMulTests ;;
+    fold-tests)
+      gpu_tests fold-tests 400 -class Nnl.Engine.Tests.Kernels.CudaNormFoldTests -class Nnl.Engine.Tests.Kernels.CudaNormMatMulTests \
+        -class Nnl.Engine.Tests.Kernels.CudaRegisterGemvTests -class Nnl.Engine.Tests.Offload.CudaGraphDecodeTests -class Nnl.Engine.Tests.Offload.CudaGreedyPipelineTests ;;
+    fold)
+      # The norm folded into the product (default) against its own launch, alternating.
+      model gpt2xl
+      for i in 1 2 3; do bench gpt2xl fold-$i 33 3 64GB; bench gpt2xl nofold-$i 33 3 64GB NNL_NORM_FOLD=0; done ;;
+    timing)
+      # Each decode kernel alone in graphs, the folded products too (CudaDecodeKernelTimingTests).
+      timeout 500 $T -noColor -method Nnl.Engine.Tests.Kernels.CudaDecodeKernelTimingTests.DecodeKernelsAreTimedInGraphs -showLiveOutput > "$OUT/timing.log" 2>&1
+      grep -E "copy|Add of|LayerNorm|Attention 25|GPT-2-XL .*default|folded|FAIL" "$OUT/timing.log" | grep -v "split [0-9]" | sed -E 's/.*\[OUTPUT\] //' | head -40; tail -1 "$OUT/timing.log" ;;
+    final)
+      # The side by side for docs/performance.md (main's code): copy ceilings, resident GPT-2-XL three times
+      # and once timed, Llama-2-13B resident, the two budgets.
+      ceilings; model gpt2xl; model l13
+      for i in 1 2 3; do bench gpt2xl final-$i 33 3 64GB; done
+      bench gpt2xl final-timed 33 3 64GB NNL_GRAPH_TIMING=1
+      bench l13 final 17 2 64GB
+      bench gpt2xl budget2GB 17 2 2GB; bench l13 budget8GB 9 2 8GB ;;
+    tests)
+      gpu_tests gpu-tests 590 -trait Category=Gpu ;;
+    *) echo "unknown part $part" >&2 ;;
+  esac
+done
