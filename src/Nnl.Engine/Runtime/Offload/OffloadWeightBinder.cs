@@ -220,7 +220,10 @@ public sealed class OffloadWeightBinder : IWeightBinder, IDisposable
                 }
                 CopyStream.Synchronize(); // the staging buffer is refilled next
                 _fixed[t.Name] = _backend.WrapDeviceMemory(t, block.DevicePointer, transposed);
-                _backend.DeclareConstant(_fixed[t.Name]); // resident: nothing writes it until the model is unloaded
+                // Resident: nothing writes it until the model is unloaded, so the backend may keep constants
+                // derived from it (the norm fold's, a little pool memory). Only in a fully resident plan:
+                // with streamed nodes that memory belongs to their buffers, and the step is PCIe-bound anyway.
+                if (_plan.IsFullyResident) _backend.DeclareConstant(_fixed[t.Name]);
                 done += t.ByteCount;
                 progress?.Invoke(done, total);
             }
