@@ -1,7 +1,8 @@
 # Helpers the device-run scripts source (repo root, after tools/gpu/unpack.sh): `bench` runs
 # `nnl bench` on a model in /tmp with extra environment assignments and prints its line; `model`
 # makes one of the random-weight presets in /tmp once; `base_ab` runs this build against a base engine (`base_engine`);
-# `gpu_tests` runs some of the tests and prints their failures and summary.
+# `gpu_tests` runs some of the tests and prints their failures and summary; `kernel_timing` times each
+# decode kernel alone; `side_by_side` takes the final figures for docs/performance.md.
 export LD_LIBRARY_PATH=/usr/local/cuda-13.0/targets/x86_64-linux/lib:${LD_LIBRARY_PATH:-}
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 N=/tmp/nnl-tests/nnl
@@ -38,3 +39,15 @@ base_ab() { local model=$1 tokens=$2 reps=$3 rounds=$4; base_engine; model $mode
 gpu_tests() { local log="$OUT/$1.log" limit=$2; shift 2
   timeout $limit $T -noColor "$@" > "$log" 2>&1
   grep -E "\[FAIL\]" -A14 "$log" | head -80; tail -1 "$log"; }
+# kernel_timing: each decode kernel alone in graphs and what a kernel boundary costs
+# (CudaDecodeKernelTimingTests) into $OUT/timing.log, then its GPT-2-XL lines.
+kernel_timing() {
+  timeout 500 $T -noColor -method Nnl.Engine.Tests.Kernels.CudaDecodeKernelTimingTests.DecodeKernelsAreTimedInGraphs -showLiveOutput > "$OUT/timing.log" 2>&1
+  grep -E "copy|Add of|LayerNorm|Attention 25|GPT-2-XL .*default|folded|FAIL" "$OUT/timing.log" | grep -v "split [0-9]" | sed -E 's/.*\[OUTPUT\] //' | head -40
+  tail -1 "$OUT/timing.log"; }
+# side_by_side: copy ceilings, resident GPT-2-XL three times and once timed, Llama-2-13B resident, the two budgets.
+side_by_side() { ceilings; model gpt2xl; model l13
+  for i in 1 2 3; do bench gpt2xl final-$i 33 3 64GB; done
+  bench gpt2xl final-timed 33 3 64GB NNL_GRAPH_TIMING=1
+  bench l13 final 17 2 64GB
+  bench gpt2xl budget2GB 17 2 2GB; bench l13 budget8GB 9 2 8GB; }

@@ -30,18 +30,10 @@ for part in "$@"; do
     ptxas)
       # Registers and spills as the driver will compile them (.device/ptx, copied from the build).
       for f in .device/ptx/*.sm90.ptx; do echo "$f"; /usr/local/cuda-13.0/bin/ptxas -arch=sm_90 -v "$f" -o /dev/null 2>&1 | grep -E "Compiling|registers|spill" | paste - - - | grep -E "attention_decode|xreg" | head -8; done ;;
-    timing)
-      # Each decode kernel alone in graphs, and what a kernel boundary costs (CudaDecodeKernelTimingTests).
-      timeout 500 $T -noColor -method Nnl.Engine.Tests.Kernels.CudaDecodeKernelTimingTests.DecodeKernelsAreTimedInGraphs -showLiveOutput > "$OUT/timing.log" 2>&1
-      grep -E "copy|Add of|LayerNorm|Attention 25|GPT-2-XL .*default|FAIL" "$OUT/timing.log" | grep -v "split [0-9]" | head -40; tail -1 "$OUT/timing.log" ;;
+    timing) kernel_timing ;;
     final)
-      # The side by side for docs/performance.md (main's code): copy ceilings, resident GPT-2-XL three times
-      # and once timed, Llama-2-13B resident, the two budgets.
-      ceilings; model gpt2xl; model l13
-      for i in 1 2 3; do bench gpt2xl final-$i 33 3 64GB; done
-      bench gpt2xl final-timed 33 3 64GB NNL_GRAPH_TIMING=1
-      bench l13 final 17 2 64GB
-      bench gpt2xl budget2GB 17 2 2GB; bench l13 budget8GB 9 2 8GB ;;
+      # The side by side for docs/performance.md (main's code).
+      side_by_side ;;
     tests)
       gpu_tests gpu-tests 590 -trait Category=Gpu ;;
     *) echo "unknown part $part" >&2 ;;
