@@ -43,7 +43,7 @@ gpu_tests() { local log="$OUT/$1.log" limit=$2; shift 2
 # (CudaDecodeKernelTimingTests) into $OUT/timing.log, then its GPT-2-XL lines.
 kernel_timing() {
   timeout 500 $T -noColor -method Nnl.Engine.Tests.Kernels.CudaDecodeKernelTimingTests.DecodeKernelsAreTimedInGraphs -showLiveOutput > "$OUT/timing.log" 2>&1
-  grep -E "copy|Add of|LayerNorm|Attention 25|GPT-2-XL .*default|folded|FAIL" "$OUT/timing.log" | grep -v "split [0-9]" | sed -E 's/.*\[OUTPUT\] //' | head -40
+  grep -E "kernels replayed|Add of|LayerNorm|Attention 25|GPT-2-XL .*default|folded|FAIL" "$OUT/timing.log" | grep -v "split [0-9]" | sed -E 's/.*\[OUTPUT\] //' | head -40
   tail -1 "$OUT/timing.log"; }
 # side_by_side: copy ceilings, resident GPT-2-XL three times and once timed, Llama-2-13B resident, the two budgets.
 side_by_side() { ceilings; model gpt2xl; model l13
