@@ -3,8 +3,8 @@
 # register GEMV (NNL_NORM_FOLD) against its own launch, each decode kernel timed alone, and the side by
 # side of main's code. The run of x in shared memory with more rows in flight (slower) is this script's
 # part depth on the branch experiment/shared-input-gemv, which has the code it times; the runs of the
-# register GEMV in blocks of 12 and 24 warps and of the fold's other forms used throwaway code
-# (docs/performance.md has their figures).
+# register GEMV in blocks of 12 and 24 warps, of the fold's other forms and of 5-7 slices against 8
+# used throwaway code (docs/performance.md has their figures).
 # usage: tools/gpu/resident_session10.sh [ceilings|ptxas|gemv-tests|fold-tests|fold|timing|final|tests]...
 set -uo pipefail
 source tools/gpu/bench_lib.sh

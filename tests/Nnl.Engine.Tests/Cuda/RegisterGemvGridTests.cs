@@ -26,7 +26,7 @@ public class RegisterGemvGridTests
     [InlineData(4800, 4, 300)]   // c_attn: four rows every warp (three or four in 396 blocks)
     [InlineData(1600, 4, 200)]   // attention's c_proj: two rows every warp (one or two)
     [InlineData(6400, 4, 320)]   // c_fc: five (four or five)
-    [InlineData(1600, 1, 320)]   // the MLP's c_proj, seven slices of one warp: five (four or five)
+    [InlineData(1600, 1, 320)]   // the MLP's c_proj, eight slices of one warp: five (four or five)
     public void GptTwoXlsProductsGetTheFewestBlocksThatKeepTheMostRowsAWarp(int rows, int warpsPerSlice, int balanced)
     {
         const int maxBlocks = 3 * 132;   // three blocks an SM of the H200
@@ -54,5 +54,29 @@ public class RegisterGemvGridTests
             Assert.Equal(MostRowsAWarp(rows, warpsPerSlice, full), MostRowsAWarp(rows, warpsPerSlice, balanced));
             Assert.True((long)balanced * warpsPerSlice * MostRowsAWarp(rows, warpsPerSlice, balanced) >= rows, $"{what}: rows left over");
         }
+    }
+
+    /// <summary>
+    /// (16-byte vectors a row, slices): as few slices as hold the row at four vectors a lane (GPT-2-XL's
+    /// 1600-wide rows: two), except that 5 to 7 take all 8 of a block's warps (GPT-2-XL's 6400-wide rows,
+    /// 800 vectors; Llama-2-13B's 5120-wide, 640); more than 8 the kernel cannot take.
+    /// </summary>
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(128, 1)]
+    [InlineData(129, 2)]
+    [InlineData(200, 2)]
+    [InlineData(512, 4)]
+    [InlineData(513, 8)]
+    [InlineData(640, 8)]
+    [InlineData(800, 8)]
+    [InlineData(1024, 8)]
+    [InlineData(1025, 9)]
+    public void ARowSplitsIntoSlicesThatHoldItAndKeepTheBlockBusy(int vectors, int slices)
+    {
+        int got = CudaBackend.RegisterGemvSlices(vectors);
+        Assert.Equal(slices, got);
+        if (got <= CudaBackend.RegisterGemvMaxSlices)
+            Assert.True((vectors + got - 1) / got <= 32 * CudaBackend.RegisterGemvVectorsPerLane, $"{vectors} vectors in {got} slices: a slice longer than a warp holds");
     }
 }

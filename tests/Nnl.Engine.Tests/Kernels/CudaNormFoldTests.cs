@@ -8,7 +8,7 @@ namespace Nnl.Engine.Tests.Kernels;
 /// <summary>
 /// A one-token NormMatMul with the norm folded into the register GEMV (kernels/gemv_xreg.cu,
 /// nnl_xr_fold; CudaBackend.NormFold.cs) against the float64 reference of the norm then the product:
-/// one slice, two (GPT-2-XL's k), seven and eight; fewer rows than a block has warps; fp16, bf16 and
+/// one slice, two (GPT-2-XL's k) and eight (6400 and 8192 wide); fewer rows than a block has warps; fp16, bf16 and
 /// fp32; LayerNorm with and without its bias and RMSNorm; with and without the product's bias; every
 /// epilogue. The weights' constants are computed once (a second call is one launch) and go with the
 /// weights: a released weight's memory taken by another, or an upload into a weight, is folded afresh.
@@ -23,7 +23,7 @@ public class CudaNormFoldTests
     private static readonly (NormKind Kind, bool Bias)[] Norms =
         [(NormKind.LayerNorm, true), (NormKind.LayerNorm, false), (NormKind.RmsNorm, false)];
 
-    /// <summary>(nOut, k): GPT-2-XL's c_attn (two slices) and MLP down projection (seven); one slice (k = 768, GPT-2's); fewer rows than warps; eight slices.</summary>
+    /// <summary>(nOut, k): GPT-2-XL's c_attn (two slices) and MLP down projection (eight); one slice (k = 768, GPT-2's); fewer rows than warps; eight slices.</summary>
     public static TheoryData<int, int> Shapes => new() { { 4800, 1600 }, { 1600, 6400 }, { 300, 768 }, { 5, 1600 }, { 70, 8192 } };
 
     [GpuTheory]

@@ -6,7 +6,7 @@ namespace Nnl.Engine.Tests.Kernels;
 
 /// <summary>
 /// The one-token GEMV that holds x in registers (kernels/gemv_xreg.cu): GPT-2-XL's shapes (one
-/// slice and seven), shapes that leave warps, lanes or whole blocks without rows, fp16, bf16 and
+/// slice and eight), shapes that leave warps, lanes or whole blocks without rows, fp16, bf16 and
 /// fp32, every epilogue, with and without bias, against float64; what it cannot read falls back;
 /// and a chain of products in a graph step, each reading what the one before wrote (on sm_90
 /// through programmatic edges: each requests its first weights before the one before finishes and
@@ -20,11 +20,12 @@ public class CudaRegisterGemvTests
     private const double MaxNmse = 1e-9;
 
     /// <summary>
-    /// (nOut, k): GPT-2-XL's c_attn, MLP down projection (seven slices) and attention output; fewer
+    /// (nOut, k): GPT-2-XL's c_attn, MLP down projection (eight slices) and attention output; fewer
     /// rows than a block has warps; more rows than the grid has warps; a row of fewer vectors than a
-    /// warp has lanes (k = 64); a row of one vector; the most slices (k = 8192 in 16 bits, 16 in fp32).
+    /// warp has lanes (k = 64); a row of one vector; the most slices (k = 8192 in 16 bits, 16 in fp32);
+    /// four slices of two warps (k = 3200).
     /// </summary>
-    public static TheoryData<int, int> Shapes => new() { { 4800, 1600 }, { 1600, 6400 }, { 1600, 1600 }, { 5, 1600 }, { 4229, 64 }, { 300, 8 }, { 70, 8192 } };
+    public static TheoryData<int, int> Shapes => new() { { 4800, 1600 }, { 1600, 6400 }, { 1600, 1600 }, { 5, 1600 }, { 4229, 64 }, { 300, 8 }, { 70, 8192 }, { 130, 3200 } };
 
     [GpuTheory]
     [MemberData(nameof(Shapes))]
