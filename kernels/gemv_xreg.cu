@@ -223,7 +223,7 @@ extern "C" __global__ void __launch_bounds__(256, 2) nnl_gemv_xregn_f16 NNL_XRN_
 extern "C" __global__ void __launch_bounds__(256, 2) nnl_gemv_xregn_bf16 NNL_XRN_PARAMS { nnl_gemv_xreg_impl<nnl_bf16_t, true> NNL_XRN_ARGS; }
 extern "C" __global__ void __launch_bounds__(256, 2) nnl_gemv_xregn_f32 NNL_XRN_PARAMS { nnl_gemv_xreg_impl<nnl_f32_t, true> NNL_XRN_ARGS; }
 
-// The fold's constants of a product and its norm, once per product: c[r] = Σ_j W[r,j]·γ_j (LayerNorm),
+// The fold's constants of a product and its norm, once per product: c[r] = Σ_j W[r,j]·γ_j (LayerNorm uses it),
 // d[r] = Σ_j W[r,j]·β_j + bias[r] (β, bias optional), in double. A warp a row; any grid.
 template <typename T>
 __device__ __forceinline__ void nnl_norm_fold_constants_impl(const void* w_, const void* gamma_, const void* beta_, const void* bias_,

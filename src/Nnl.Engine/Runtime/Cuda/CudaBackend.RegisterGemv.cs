@@ -64,7 +64,7 @@ public sealed partial class CudaBackend
     /// <see cref="RegisterGemvVectorsPerLane"/> vectors a lane (more than <see cref="RegisterGemvMaxSlices"/>:
     /// the kernel cannot take the row), except that a row of more slices than half a block's warps takes
     /// them all: a block holds one warp of each slice, so 5 to 7 slices left 1 to 3 of its 8 warps out;
-    /// 8 shorter slices put them to work (GPT-2-XL's MLP c_proj, 800 vectors: 1.458 against 1.465
+    /// 8 shorter slices put them to work (GPT-2-XL's MLP c_proj, 800 vectors: 1.458 against 1.464
     /// ms/token; Llama-2-13B's 5120-wide products: 7.18 against 7.21, on the H200, 2026-11-22).
     /// </summary>
     internal static int RegisterGemvSlices(int vectors)
