@@ -34,6 +34,14 @@ __device__ __forceinline__ void nnl_xr_load(uint4 (&q)[NNL_XR_VPL], const uint4*
     }
 }
 
+// One float from global memory (L2) to shared memory without a register (cp.async; sm_80).
+__device__ __forceinline__ void nnl_xr_copy_async(float* dst, const float* src)
+{
+    unsigned a;
+    asm("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }" : "=r"(a) : "l"(dst));
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4;" ::"r"(a), "l"(src) : "memory");
+}
+
 // μ and 1/√(var + eps) of a row of k from its Σx and Σx² (RMSNorm: μ = 0, var = Σx²/k).
 __device__ __forceinline__ void nnl_xr_norm_stats(float sx, float sq, int k, int rms, float eps, float& mu, float& rstd)
 {
@@ -111,11 +119,13 @@ __device__ __forceinline__ void nnl_gemv_xreg_impl(
 
     nnl_grid_begin();   // from here x may be read and y written
 
-    float c_mine = 0.0f, d_mine = 0.0f;
+    // The epilogue thread r's c and d go to shared memory by cp.async (no register held across the rows).
+    __shared__ float fold_cd[NORM ? 2 * 256 : 1];   // NORM: [c of rows < 256][d of rows < 256]
     if (NORM && slices > 1 && (int)threadIdx.x < last - first)
     {
-        if (fold.c) c_mine = __ldcg(fold.c + first + threadIdx.x);
-        d_mine = __ldcg(fold.d + first + threadIdx.x);
+        if (fold.c) nnl_xr_copy_async(fold_cd + threadIdx.x, fold.c + first + threadIdx.x);
+        nnl_xr_copy_async(fold_cd + 256 + threadIdx.x, fold.d + first + threadIdx.x);
+        asm volatile("cp.async.commit_group;" ::: "memory");
     }
 
     float xr[NNL_XR_VPL][W];
@@ -130,8 +140,7 @@ __device__ __forceinline__ void nnl_gemv_xreg_impl(
             xr[j][4 * e] = a.x; xr[j][4 * e + 1] = a.y; xr[j][4 * e + 2] = a.z; xr[j][4 * e + 3] = a.w;
         }
     }
-    __shared__ float slice_sums[NORM ? 2 * 8 : 1];   // NORM: [slice] Σx, Σx² (at most 8 slices)
-    float mu = 0.0f, rstd = 0.0f;
+    __shared__ float slice_sums[NORM ? 2 * 8 : 1];   // NORM: [slice] Σx, Σx², or one slice: [warp] μ, r
     if (NORM)
     {
         float sx = 0.0f, sq = 0.0f;
@@ -148,8 +157,15 @@ __device__ __forceinline__ void nnl_gemv_xreg_impl(
         }
         sx = nnl_warp_sum(sx);
         sq = nnl_warp_sum(sq);
-        if (slices == 1) nnl_xr_norm_stats(sx, sq, k, fold.rms, fold.eps, mu, rstd);
-        else if (turn == 0 && lane == 0) { slice_sums[2 * slice] = sx; slice_sums[2 * slice + 1] = sq; }
+        if (slices == 1 && lane == 0)
+        {
+            // Kept in shared memory, not registers, until lane 0 stores a row (read by the same thread).
+            float mu, rstd;
+            nnl_xr_norm_stats(sx, sq, k, fold.rms, fold.eps, mu, rstd);
+            slice_sums[2 * warp] = mu;
+            slice_sums[2 * warp + 1] = rstd;
+        }
+        else if (slices > 1 && turn == 0 && lane == 0) { slice_sums[2 * slice] = sx; slice_sums[2 * slice + 1] = sq; }
     }
     for (; row < last; row += per_slice)
     {
@@ -169,7 +185,8 @@ __device__ __forceinline__ void nnl_gemv_xreg_impl(
         {
             if (slices == 1)
             {
-                if (NORM) acc = rstd * (acc - (fold.c ? mu * __ldcg(fold.c + row) : 0.0f)) + __ldcg(fold.d + row);
+                if (NORM)
+                    acc = slice_sums[2 * warp + 1] * (acc - (fold.c ? slice_sums[2 * warp] * __ldcg(fold.c + row) : 0.0f)) + __ldcg(fold.d + row);
                 else if (bias) acc += L::load(bias, row);
                 nnl_store_epilogue(y + row, acc, epilogue);
             }
@@ -183,7 +200,9 @@ __device__ __forceinline__ void nnl_gemv_xreg_impl(
     }
     if (slices > 1)
     {
+        if (NORM) asm volatile("cp.async.wait_all;" ::: "memory");
         __syncthreads();
+        float mu = 0.0f, rstd = 0.0f;
         if (NORM && (int)threadIdx.x < last - first)
         {
             float sx = 0.0f, sq = 0.0f;
@@ -196,9 +215,9 @@ __device__ __forceinline__ void nnl_gemv_xreg_impl(
             for (int i = 0; i < slices; i++) s += nnl_xr_partial[r * slices + i];
             if (NORM)
             {
-                bool mine = r == (int)threadIdx.x;
-                float c = fold.c ? (mine ? c_mine : __ldcg(fold.c + first + r)) : 0.0f;
-                s = rstd * (s - mu * c) + (mine ? d_mine : __ldcg(fold.d + first + r));
+                bool mine = r == (int)threadIdx.x && r < 256;
+                float c = fold.c ? (mine ? fold_cd[r] : __ldcg(fold.c + first + r)) : 0.0f;
+                s = rstd * (s - mu * c) + (mine ? fold_cd[256 + r] : __ldcg(fold.d + first + r));
             }
             else if (bias) s += r == (int)threadIdx.x ? bias_mine : L::load(bias, first + r);
             nnl_store_epilogue(y + first + r, s, epilogue);
@@ -214,14 +233,16 @@ extern "C" __global__ void __launch_bounds__(256, 3) nnl_gemv_xreg_bf16 NNL_XR_P
 extern "C" __global__ void __launch_bounds__(256, 3) nnl_gemv_xreg_f32 NNL_XR_PARAMS { nnl_gemv_xreg_impl<nnl_f32_t, false> NNL_XR_ARGS; }
 
 // With the norm folded in (see nnl_xr_fold): the product of a NormMatMul without the norm's launch.
-// Two blocks an SM: the fold's code needs 90 registers; held to 80 (three blocks an SM) it spilled
-// 28 bytes and the GPT-2-XL step was slower (1.490 against 1.465 ms/token on the H200, 2026-11-22).
+// Three blocks an SM, as the plain product: nothing of the fold stays in a register across the rows
+// (c and d wait in shared memory, one slice's μ and r too), so it fits 80 registers (4 bytes spilled).
+// Holding them in registers took 90: two blocks an SM, and the GPT-2-XL step 1.469 against 1.443
+// ms/token; held to 80 that way it spilled 28 bytes (1.490 against 1.469) (H200, 2026-11-22).
 #define NNL_XRN_PARAMS (const void* w, const float* x, float* y, int n_out, int k, int slices, int epilogue, \
     const void* gamma, const float* c, const float* d, int rms, float eps)
 #define NNL_XRN_ARGS (w, x, nullptr, y, n_out, k, slices, epilogue, nnl_xr_fold{gamma, c, d, rms, eps})
-extern "C" __global__ void __launch_bounds__(256, 2) nnl_gemv_xregn_f16 NNL_XRN_PARAMS { nnl_gemv_xreg_impl<nnl_f16_t, true> NNL_XRN_ARGS; }
-extern "C" __global__ void __launch_bounds__(256, 2) nnl_gemv_xregn_bf16 NNL_XRN_PARAMS { nnl_gemv_xreg_impl<nnl_bf16_t, true> NNL_XRN_ARGS; }
-extern "C" __global__ void __launch_bounds__(256, 2) nnl_gemv_xregn_f32 NNL_XRN_PARAMS { nnl_gemv_xreg_impl<nnl_f32_t, true> NNL_XRN_ARGS; }
+extern "C" __global__ void __launch_bounds__(256, 3) nnl_gemv_xregn_f16 NNL_XRN_PARAMS { nnl_gemv_xreg_impl<nnl_f16_t, true> NNL_XRN_ARGS; }
+extern "C" __global__ void __launch_bounds__(256, 3) nnl_gemv_xregn_bf16 NNL_XRN_PARAMS { nnl_gemv_xreg_impl<nnl_bf16_t, true> NNL_XRN_ARGS; }
+extern "C" __global__ void __launch_bounds__(256, 3) nnl_gemv_xregn_f32 NNL_XRN_PARAMS { nnl_gemv_xreg_impl<nnl_f32_t, true> NNL_XRN_ARGS; }
 
 // The fold's constants of a product and its norm, once per product: c[r] = Σ_j W[r,j]·γ_j (LayerNorm uses it),
 // d[r] = Σ_j W[r,j]·β_j + bias[r] (β, bias optional), in double. A warp a row; any grid.

@@ -27,8 +27,6 @@ public sealed partial class CudaBackend
     private readonly Dictionary<FoldKey, DeviceAllocation> _foldConstants = [];
     private KernelHandle? _foldedGemv, _foldConstantsKernel;
 
-    /// <summary>Blocks an SM of the folded product (nnl_gemv_xregn's launch bounds: its 90 registers).</summary>
-    private const int FoldedGemvBlocksPerSm = 2;
 
     private readonly record struct FoldKey(CudaTensor Weight, CudaTensor Gamma, CudaTensor? Beta, CudaTensor? Bias);
 
@@ -67,7 +65,7 @@ public sealed partial class CudaBackend
         if (!_constants.Contains(p.W) || !_constants.Contains(gamma) || (beta is not null && !_constants.Contains(beta))
             || (p.B is not null && !_constants.Contains(p.B)))
             return false;
-        if (RegisterGemvGridFor(p.W, x, p.N, p.K, FoldedGemvBlocksPerSm) is not { } grid) return false;
+        if (RegisterGemvGridFor(p.W, x, p.N, p.K) is not { } grid) return false;
         bool rms = norm.Kind == NormKind.RmsNorm;
         if (FoldConstants(new FoldKey(p.W, gamma, rms ? null : beta, p.B), p.N, p.K) is not { } constants) return false;
         _foldedGemv ??= new KernelHandle(Context, "gemv_xreg", "nnl_gemv_xregn");

@@ -81,8 +81,7 @@ public sealed partial class CudaBackend
     /// vectors of at most <see cref="RegisterGemvMaxSlices"/> slices, weights and input 16-byte aligned;
     /// null otherwise.
     /// </summary>
-    /// <param name="blocksPerSm">Blocks an SM of the kernel launched (the folded product's two); null: <see cref="RegisterGemvBlocksPerSm"/>.</param>
-    private RegisterGemvGrid? RegisterGemvGridFor(CudaTensor w, CudaTensor x, int n, int k, int? blocksPerSm = null)
+    private RegisterGemvGrid? RegisterGemvGridFor(CudaTensor w, CudaTensor x, int n, int k)
     {
         int width = 16 / w.DType.ElementBytes();
         if (k % width != 0 || w.Pointer % 16 != 0 || x.Pointer % 16 != 0) return null;
@@ -90,7 +89,7 @@ public sealed partial class CudaBackend
         if (slices > RegisterGemvMaxSlices) return null;
         int warps = slices * Math.Max(1, RegisterGemvMaxSlices / slices);
         int perSlice = warps / slices;
-        int blocks = RegisterGemvBlocks(n, perSlice, Math.Max(1, blocksPerSm ?? RegisterGemvBlocksPerSm) * _sms, BalanceRegisterGemvRows);
+        int blocks = RegisterGemvBlocks(n, perSlice, Math.Max(1, RegisterGemvBlocksPerSm) * _sms, BalanceRegisterGemvRows);
         int rowsPerBlock = (n + blocks - 1) / blocks;
         uint shared = slices > 1 ? (uint)(rowsPerBlock * slices * sizeof(float)) : 0u;
         return shared > SharedBytesWithoutOptIn ? null : new RegisterGemvGrid(slices, warps, blocks, shared);
