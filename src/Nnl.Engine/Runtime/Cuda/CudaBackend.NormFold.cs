@@ -27,7 +27,6 @@ public sealed partial class CudaBackend
     private readonly Dictionary<FoldKey, DeviceAllocation> _foldConstants = [];
     private KernelHandle? _foldedGemv, _foldConstantsKernel;
 
-
     private readonly record struct FoldKey(CudaTensor Weight, CudaTensor Gamma, CudaTensor? Beta, CudaTensor? Bias);
 
     /// <summary>
