@@ -2,7 +2,8 @@
 # `nnl bench` on a model in /tmp with extra environment assignments and prints its line; `model`
 # makes one of the random-weight presets in /tmp once; `base_ab` runs this build against a base engine (`base_engine`);
 # `gpu_tests` runs some of the tests and prints their failures and summary; `kernel_timing` times each
-# decode kernel alone; `side_by_side` takes the final figures for docs/performance.md.
+# decode kernel alone; `side_by_side` takes the final figures for docs/performance.md; `run_parts` runs a
+# session script's parts.
 export LD_LIBRARY_PATH=/usr/local/cuda-13.0/targets/x86_64-linux/lib:${LD_LIBRARY_PATH:-}
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 N=/tmp/nnl-tests/nnl
@@ -51,3 +52,19 @@ side_by_side() { ceilings; model gpt2xl; model l13
   bench gpt2xl final-timed 33 3 64GB NNL_GRAPH_TIMING=1
   bench l13 final 17 2 64GB
   bench gpt2xl budget2GB 17 2 2GB; bench l13 budget8GB 9 2 8GB; }
+# run_parts <handler> <part>...: the parts in turn, each announced with the time on stderr. The session
+# script's handler runs a part and returns 127 for one it does not have; then the parts every session
+# has: ceilings, timing (kernel_timing), final (side_by_side), tests (all GPU tests).
+run_parts() { local handler=$1 part; shift
+  for part in "$@"; do
+    echo "== $(date -u +%T) $part" >&2
+    "$handler" "$part"
+    [ $? -eq 127 ] || continue
+    case $part in
+      ceilings) ceilings ;;
+      timing) kernel_timing ;;
+      final) side_by_side ;;
+      tests) gpu_tests gpu-tests 590 -trait Category=Gpu ;;
+      *) echo "unknown part $part" >&2 ;;
+    esac
+  done; }

@@ -8,10 +8,8 @@
 # usage: tools/gpu/resident_session10.sh [ceilings|ptxas|gemv-tests|fold-tests|fold|timing|final|tests]...
 set -uo pipefail
 source tools/gpu/bench_lib.sh
-for part in "$@"; do
-  echo "== $(date -u +%T) $part" >&2
-  case $part in
-    ceilings) ceilings ;;
+part() {
+  case $1 in
     ptxas)
       # Registers and spills of the products as the driver will compile them (.device/ptx, copied from the build).
       /usr/local/cuda-13.0/bin/ptxas -arch=sm_90 -v .device/ptx/gemv_xreg.sm90.ptx -o /dev/null 2>&1 | grep -E "Compiling|registers|spill" | paste - - - | grep -E "xreg.*f16" | sed -E 's/ +/ /g' ;;
@@ -24,12 +22,6 @@ for part in "$@"; do
       # The norm folded into the product (default) against its own launch, alternating.
       model gpt2xl
       for i in 1 2 3; do bench gpt2xl fold-$i 33 3 64GB; bench gpt2xl nofold-$i 33 3 64GB NNL_NORM_FOLD=0; done ;;
-    timing) kernel_timing ;;
-    final)
-      # The side by side for docs/performance.md (main's code).
-      side_by_side ;;
-    tests)
-      gpu_tests gpu-tests 590 -trait Category=Gpu ;;
-    *) echo "unknown part $part" >&2 ;;
-  esac
-done
+    *) return 127 ;;
+  esac; }
+run_parts part "$@"

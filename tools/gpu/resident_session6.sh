@@ -4,10 +4,8 @@
 # usage: tools/gpu/resident_session6.sh [ceilings|kv|llama13b|budgets|kv-tests|idle|ramp|base-ab|base-ab-l13|kernel-tests|graph-tests|final|tests]...
 set -uo pipefail
 source tools/gpu/bench_lib.sh
-for part in "$@"; do
-  echo "== $(date -u +%T) $part" >&2
-  case $part in
-    ceilings) ceilings ;;
+part() {
+  case $1 in
     kv)
       model gpt2xl
       for i in 1 2 3; do bench gpt2xl kv-in-attention-$i 33 3 64GB; bench gpt2xl kv-store-$i 33 3 64GB NNL_KV_FUSION=0; done ;;
@@ -78,6 +76,6 @@ for l in sys.stdin:
     tests)
       timeout 450 $T -noColor -trait "Category=Gpu" > "$OUT/gpu-tests.log" 2>&1
       grep -E "\[FAIL\]" -A8 "$OUT/gpu-tests.log" | head -40; tail -2 "$OUT/gpu-tests.log" ;;
-    *) echo "unknown part $part" >&2 ;;
-  esac
-done
+    *) return 127 ;;
+  esac; }
+run_parts part "$@"

@@ -4,10 +4,8 @@
 # usage: tools/gpu/resident_session8.sh [ceilings|pipeline-tests|pipeline|pipeline-l13|gen|segments|final|base-ab|base-ab-l13|kernel-tests|ptxas|tests]...
 set -uo pipefail
 source tools/gpu/bench_lib.sh
-for part in "$@"; do
-  echo "== $(date -u +%T) $part" >&2
-  case $part in
-    ceilings) ceilings ;;
+part() {
+  case $1 in
     pipeline-tests)
       gpu_tests pipeline-tests 400 -class Nnl.Engine.Tests.Offload.CudaGreedyPipelineTests -class Nnl.Engine.Tests.Offload.CudaGraphDecodeTests -class Nnl.Engine.Tests.Kernels.CudaGraphStepTests \
         -class Nnl.Engine.Tests.Generation.GreedyPipelineLoopTests ;;
@@ -50,8 +48,6 @@ print({k: r.get(k) for k in ("MillisecondsPerToken","TokensPerSecond","TimeToFir
     ptxas)
       # Registers and spills of the register GEMV as the driver will compile it (.device/ptx, copied from the build).
       /usr/local/cuda-13.0/bin/ptxas -arch=sm_90 -v .device/ptx/gemv_xreg.sm90.ptx -o /dev/null 2>&1 | grep -E "properties|registers|spill" ;;
-    tests)
-      gpu_tests gpu-tests 590 -trait Category=Gpu ;;
-    *) echo "unknown part $part" >&2 ;;
-  esac
-done
+    *) return 127 ;;
+  esac; }
+run_parts part "$@"

@@ -7,10 +7,8 @@
 # usage: tools/gpu/resident_session9.sh [ceilings|balance|gemv-tests|attn-tests|base-ab|base-ab-l13|ptxas|timing|final|tests]...
 set -uo pipefail
 source tools/gpu/bench_lib.sh
-for part in "$@"; do
-  echo "== $(date -u +%T) $part" >&2
-  case $part in
-    ceilings) ceilings ;;
+part() {
+  case $1 in
     balance)
       # The register GEMV's balanced grid (default) against as many blocks as fit, alternating; and two blocks an SM.
       model gpt2xl
@@ -30,12 +28,6 @@ for part in "$@"; do
     ptxas)
       # Registers and spills as the driver will compile them (.device/ptx, copied from the build).
       for f in .device/ptx/*.sm90.ptx; do echo "$f"; /usr/local/cuda-13.0/bin/ptxas -arch=sm_90 -v "$f" -o /dev/null 2>&1 | grep -E "Compiling|registers|spill" | paste - - - | grep -E "attention_decode|xreg" | head -8; done ;;
-    timing) kernel_timing ;;
-    final)
-      # The side by side for docs/performance.md (main's code).
-      side_by_side ;;
-    tests)
-      gpu_tests gpu-tests 590 -trait Category=Gpu ;;
-    *) echo "unknown part $part" >&2 ;;
-  esac
-done
+    *) return 127 ;;
+  esac; }
+run_parts part "$@"
