@@ -51,13 +51,6 @@ struct nnl_db_cursor
     const uint4* src;
 };
 
-__device__ __forceinline__ unsigned nnl_shared_address(const void* p)
-{
-    unsigned a;
-    asm("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }" : "=r"(a) : "l"(p));
-    return a;
-}
-
 __device__ __forceinline__ nnl_u64 nnl_globaltimer()
 {
     nnl_u64 t;

@@ -20,6 +20,7 @@
 #include "nnl_common.cuh"
 
 #define NNL_XR_VPL 4   // 16-byte vectors of its slice of a row a lane covers
+#define NNL_XR_THREADS 256   // most threads a block (the entries' launch bounds)
 
 extern __shared__ float nnl_xr_partial[];   // [rows of the block][slices], slices > 1
 
@@ -37,9 +38,7 @@ __device__ __forceinline__ void nnl_xr_load(uint4 (&q)[NNL_XR_VPL], const uint4*
 // One float from global memory (L2) to shared memory without a register (cp.async; sm_80).
 __device__ __forceinline__ void nnl_xr_copy_async(float* dst, const float* src)
 {
-    unsigned a;
-    asm("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }" : "=r"(a) : "l"(dst));
-    asm volatile("cp.async.ca.shared.global [%0], [%1], 4;" ::"r"(a), "l"(src) : "memory");
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4;" ::"r"(nnl_shared_address(dst)), "l"(src) : "memory");
 }
 
 // μ and 1/√(var + eps) of a row of k from its Σx and Σx² (RMSNorm: μ = 0, var = Σx²/k).
@@ -102,8 +101,8 @@ __device__ __forceinline__ void nnl_gemv_xreg_impl(
     if (bias && slices > 1 && (int)threadIdx.x < last - first) bias_mine = L::load(bias, first + threadIdx.x);
     if (bias && slices == 1 && lane == 0 && row < last) nnl_prefetch_l2(bias + row);
     // The fold's row constants are asked of L2 now (L2 is where every kernel's writes meet, so this is
-    // safe even in the step whose previous launch computes them) and read into registers (slices) only
-    // after the wait: the first step computes them in the launch just before this one.
+    // safe even in the step whose previous launch computes them) and read only after the wait: the
+    // first step computes them in the launch just before this one.
     if (NORM)
     {
         if (lane == 0 && row < last)
@@ -120,11 +119,11 @@ __device__ __forceinline__ void nnl_gemv_xreg_impl(
     nnl_grid_begin();   // from here x may be read and y written
 
     // The epilogue thread r's c and d go to shared memory by cp.async (no register held across the rows).
-    __shared__ float fold_cd[NORM ? 2 * 256 : 1];   // NORM: [c of rows < 256][d of rows < 256]
+    __shared__ float fold_cd[NORM ? 2 * NNL_XR_THREADS : 1];   // NORM: [c of row first + t][d of it], t < blockDim
     if (NORM && slices > 1 && (int)threadIdx.x < last - first)
     {
         if (fold.c) nnl_xr_copy_async(fold_cd + threadIdx.x, fold.c + first + threadIdx.x);
-        nnl_xr_copy_async(fold_cd + 256 + threadIdx.x, fold.d + first + threadIdx.x);
+        nnl_xr_copy_async(fold_cd + NNL_XR_THREADS + threadIdx.x, fold.d + first + threadIdx.x);
         asm volatile("cp.async.commit_group;" ::: "memory");
     }
 
@@ -215,9 +214,9 @@ __device__ __forceinline__ void nnl_gemv_xreg_impl(
             for (int i = 0; i < slices; i++) s += nnl_xr_partial[r * slices + i];
             if (NORM)
             {
-                bool mine = r == (int)threadIdx.x && r < 256;
+                bool mine = r == (int)threadIdx.x;
                 float c = fold.c ? (mine ? fold_cd[r] : __ldcg(fold.c + first + r)) : 0.0f;
-                s = rstd * (s - mu * c) + (mine ? fold_cd[256 + r] : __ldcg(fold.d + first + r));
+                s = rstd * (s - mu * c) + (mine ? fold_cd[NNL_XR_THREADS + r] : __ldcg(fold.d + first + r));
             }
             else if (bias) s += r == (int)threadIdx.x ? bias_mine : L::load(bias, first + r);
             nnl_store_epilogue(y + first + r, s, epilogue);
@@ -228,9 +227,9 @@ __device__ __forceinline__ void nnl_gemv_xreg_impl(
 // Three blocks of 256 threads an SM: up to 85 registers (x: 32 floats, two rows' vectors: 32).
 #define NNL_XR_PARAMS (const void* w, const float* x, const void* bias, float* y, int n_out, int k, int slices, int epilogue)
 #define NNL_XR_ARGS (w, x, bias, y, n_out, k, slices, epilogue)
-extern "C" __global__ void __launch_bounds__(256, 3) nnl_gemv_xreg_f16 NNL_XR_PARAMS { nnl_gemv_xreg_impl<nnl_f16_t, false> NNL_XR_ARGS; }
-extern "C" __global__ void __launch_bounds__(256, 3) nnl_gemv_xreg_bf16 NNL_XR_PARAMS { nnl_gemv_xreg_impl<nnl_bf16_t, false> NNL_XR_ARGS; }
-extern "C" __global__ void __launch_bounds__(256, 3) nnl_gemv_xreg_f32 NNL_XR_PARAMS { nnl_gemv_xreg_impl<nnl_f32_t, false> NNL_XR_ARGS; }
+extern "C" __global__ void __launch_bounds__(NNL_XR_THREADS, 3) nnl_gemv_xreg_f16 NNL_XR_PARAMS { nnl_gemv_xreg_impl<nnl_f16_t, false> NNL_XR_ARGS; }
+extern "C" __global__ void __launch_bounds__(NNL_XR_THREADS, 3) nnl_gemv_xreg_bf16 NNL_XR_PARAMS { nnl_gemv_xreg_impl<nnl_bf16_t, false> NNL_XR_ARGS; }
+extern "C" __global__ void __launch_bounds__(NNL_XR_THREADS, 3) nnl_gemv_xreg_f32 NNL_XR_PARAMS { nnl_gemv_xreg_impl<nnl_f32_t, false> NNL_XR_ARGS; }
 
 // With the norm folded in (see nnl_xr_fold): the product of a NormMatMul without the norm's launch.
 // Three blocks an SM, as the plain product: nothing of the fold stays in a register across the rows
@@ -240,9 +239,9 @@ extern "C" __global__ void __launch_bounds__(256, 3) nnl_gemv_xreg_f32 NNL_XR_PA
 #define NNL_XRN_PARAMS (const void* w, const float* x, float* y, int n_out, int k, int slices, int epilogue, \
     const void* gamma, const float* c, const float* d, int rms, float eps)
 #define NNL_XRN_ARGS (w, x, nullptr, y, n_out, k, slices, epilogue, nnl_xr_fold{gamma, c, d, rms, eps})
-extern "C" __global__ void __launch_bounds__(256, 3) nnl_gemv_xregn_f16 NNL_XRN_PARAMS { nnl_gemv_xreg_impl<nnl_f16_t, true> NNL_XRN_ARGS; }
-extern "C" __global__ void __launch_bounds__(256, 3) nnl_gemv_xregn_bf16 NNL_XRN_PARAMS { nnl_gemv_xreg_impl<nnl_bf16_t, true> NNL_XRN_ARGS; }
-extern "C" __global__ void __launch_bounds__(256, 3) nnl_gemv_xregn_f32 NNL_XRN_PARAMS { nnl_gemv_xreg_impl<nnl_f32_t, true> NNL_XRN_ARGS; }
+extern "C" __global__ void __launch_bounds__(NNL_XR_THREADS, 3) nnl_gemv_xregn_f16 NNL_XRN_PARAMS { nnl_gemv_xreg_impl<nnl_f16_t, true> NNL_XRN_ARGS; }
+extern "C" __global__ void __launch_bounds__(NNL_XR_THREADS, 3) nnl_gemv_xregn_bf16 NNL_XRN_PARAMS { nnl_gemv_xreg_impl<nnl_bf16_t, true> NNL_XRN_ARGS; }
+extern "C" __global__ void __launch_bounds__(NNL_XR_THREADS, 3) nnl_gemv_xregn_f32 NNL_XRN_PARAMS { nnl_gemv_xreg_impl<nnl_f32_t, true> NNL_XRN_ARGS; }
 
 // The fold's constants of a product and its norm, once per product: c[r] = Σ_j W[r,j]·γ_j (LayerNorm uses it),
 // d[r] = Σ_j W[r,j]·β_j + bias[r] (β, bias optional), in double. A warp a row; any grid.

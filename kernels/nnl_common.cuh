@@ -283,6 +283,14 @@ __device__ __forceinline__ void nnl_launch_dependents() {}
 // after nnl_grid_wait() and would otherwise fetch from DRAM then.
 __device__ __forceinline__ void nnl_prefetch_l2(const void* p) { asm volatile("prefetch.global.L2 [%0];" ::"l"(p)); }
 
+// The shared-memory address of p (a generic pointer into shared memory), as cp.async takes it.
+__device__ __forceinline__ unsigned nnl_shared_address(const void* p)
+{
+    unsigned a;
+    asm("{ .reg .u64 t; cvta.to.shared.u64 t, %1; cvt.u32.u64 %0, t; }" : "=r"(a) : "l"(p));
+    return a;
+}
+
 // The block asks L2 for bytes [p, p + bytes): a norm's weight and bias before its wait.
 __device__ __forceinline__ void nnl_prefetch_l2_block(const void* p, size_t bytes)
 {

@@ -36,6 +36,9 @@ public sealed partial class CudaBackend
     /// </summary>
     public void DeclareConstant(BackendTensor weight) => _constants.Add(Own(weight, "DeclareConstant"));
 
+    /// <summary>Whether <paramref name="t"/> is absent or constant (<see cref="DeclareConstant"/>).</summary>
+    private bool IsConstant(CudaTensor? t) => t is null || _constants.Contains(t);
+
     /// <summary>Drops <paramref name="t"/>'s promise and every constant derived from it.</summary>
     private void ForgetConstant(CudaTensor t)
     {
@@ -61,9 +64,7 @@ public sealed partial class CudaBackend
         if (p.Rows != 1 || p.Layout != WeightLayout.Linear || gamma.DType != type || (beta is not null && beta.DType != type)
             || (p.B is not null && p.B.DType != type) || gamma.Pointer % 16 != 0 || Overlap(x, p.Y))
             return false;
-        if (!_constants.Contains(p.W) || !_constants.Contains(gamma) || (beta is not null && !_constants.Contains(beta))
-            || (p.B is not null && !_constants.Contains(p.B)))
-            return false;
+        if (!IsConstant(p.W) || !IsConstant(gamma) || !IsConstant(beta) || !IsConstant(p.B)) return false;
         if (RegisterGemvGridFor(p.W, x, p.N, p.K) is not { } grid) return false;
         bool rms = norm.Kind == NormKind.RmsNorm;
         if (FoldConstants(new FoldKey(p.W, gamma, rms ? null : beta, p.B), p.N, p.K) is not { } constants) return false;
