@@ -7,7 +7,7 @@
 // down [1600,6400], each phase reading the previous phase's output after a grid barrier. Prints ms a step
 // (48 layers, no lm_head), GB/s of weights against the device-to-device copy (read + write) measured in
 // the same run, the first and last products' error against float64, and where consumer warp 0 and the
-// producer spent the step. Figures: docs/performance.md, eleventh session.
+// producer spent the step. Figures: docs/performance.md, tenth session.
 //   nvcc -O3 -arch=sm_90 -o stream_step stream_step.cu && ./stream_step [slot KB] [slots] [consumer warps] [mode]
 // mode bits (timing only: the results are checked only in modes 0 and 8; the others race or skip work):
 //   1 no grid barriers; 2 consumers skip the arithmetic; 4 no weights streamed (barriers only);
