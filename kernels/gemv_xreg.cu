@@ -139,7 +139,7 @@ __device__ __forceinline__ void nnl_gemv_xreg_impl(
             xr[j][4 * e] = a.x; xr[j][4 * e + 1] = a.y; xr[j][4 * e + 2] = a.z; xr[j][4 * e + 3] = a.w;
         }
     }
-    __shared__ float slice_sums[NORM ? 2 * 8 : 1];   // NORM: [slice] Σx, Σx², or one slice: [warp] μ, r
+    __shared__ float slice_sums[NORM ? 2 * (NNL_XR_THREADS / 32) : 1];   // NORM: [slice] Σx, Σx², or one slice: [warp] μ, r (slices ≤ warps)
     if (NORM)
     {
         float sx = 0.0f, sq = 0.0f;

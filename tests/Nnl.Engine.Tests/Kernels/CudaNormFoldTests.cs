@@ -18,8 +18,6 @@ namespace Nnl.Engine.Tests.Kernels;
 [Collection("Gpu")]
 public class CudaNormFoldTests
 {
-    private const double MaxNmse = 1e-9;
-
     private static readonly (NormKind Kind, bool Bias)[] Norms =
         [(NormKind.LayerNorm, true), (NormKind.LayerNorm, false), (NormKind.RmsNorm, false)];
 
@@ -123,36 +121,19 @@ public class CudaNormFoldTests
     }
 
     /// <summary>
-    /// One NormMatMul into a fresh output (the residual for Accumulate, noise otherwise), checked against
-    /// the reference; folded: one launch of the fold (two on a product's first call, its constants
-    /// first), normOutput untouched; else composed (at least the norm and the product). x never changes.
+    /// One NormMatMul (CudaNormMatMulTests.Call: a fresh output, a scratch normOutput of noise, checked
+    /// against the reference, x unchanged); folded: one launch of the fold (two on a product's first
+    /// call, its constants first), normOutput untouched; else composed (at least the norm and the product).
     /// </summary>
     private static void Run(GpuHarness h, Random rng, BackendTensor xt, double[] x, RowNorm norm, BackendTensor weight, BackendTensor? bias,
         MatMulEpilogue epilogue, double[] product, double[]? residual, bool folded, bool firstCall, string what)
     {
-        var be = h.Backend;
-        int k = (int)xt.Columns, nOut = product.Length;
-        residual ??= KernelData.Uniform(rng, nOut, 1);
-        var y = h.Activation("y", epilogue == MatMulEpilogue.Accumulate ? residual : KernelData.Uniform(rng, nOut, 100), 1, nOut);
-        var noise = KernelData.ToFloats(KernelData.Uniform(rng, k, 100));
-        var scratch = be.Allocate("scratch", TensorDType.F32, 1, k);
-        be.Upload(scratch, noise);
-        long launches = be.Launches, folds = be.FoldedNorms;
-        be.NormMatMul(xt, norm, scratch, weight, WeightLayout.Linear, bias, y, epilogue);
-        launches = be.Launches - launches;
-        var expected = epilogue switch
-        {
-            MatMulEpilogue.Accumulate => product.Zip(residual, (s, r) => s + r).ToArray(),
-            MatMulEpilogue.GeluNew => KernelReference.Map(product, KernelReference.GeluNew),
-            _ => product,
-        };
-        h.Check(h.Download(y), expected, MaxNmse, what, normFloor: epilogue == MatMulEpilogue.GeluNew ? nOut : 0);
-        if (be.FoldedNorms - folds != (folded ? 1 : 0)) h.Fail($"{what}: {be.FoldedNorms - folds} folds, {(folded ? 1 : 0)} expected");
-        if (folded && launches != (firstCall ? 2 : 1)) h.Fail($"{what}: {launches} launches, {(firstCall ? 2 : 1)} expected");
-        if (!folded && launches < 2) h.Fail($"{what}: {launches} launch(es), the composed path is the norm and the product");
-        if (folded && !h.Download(scratch).SequenceEqual(noise)) h.Fail($"{what}: the fold wrote normOutput");
-        if (!h.Download(xt).SequenceEqual(KernelData.ToFloats(x))) h.Fail($"{what}: x changed");
-        be.Release(scratch);
-        be.Release(y);
+        long folds = h.Backend.FoldedNorms;
+        var call = CudaNormMatMulTests.Call(h, rng, xt, x, norm, weight, WeightLayout.Linear, bias, epilogue, product, residual, what);
+        folds = h.Backend.FoldedNorms - folds;
+        if (folds != (folded ? 1 : 0)) h.Fail($"{what}: {folds} folds, {(folded ? 1 : 0)} expected");
+        if (folded && call.Launches != (firstCall ? 2 : 1)) h.Fail($"{what}: {call.Launches} launches, {(firstCall ? 2 : 1)} expected");
+        if (!folded && call.Launches < 2) h.Fail($"{what}: {call.Launches} launch(es), the composed path is the norm and the product");
+        if (folded && !call.NormOutputKept) h.Fail($"{what}: the fold wrote normOutput");
     }
 }

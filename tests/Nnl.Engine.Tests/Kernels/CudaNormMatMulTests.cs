@@ -199,6 +199,21 @@ public class CudaNormMatMulTests
     private static float[] Run(GpuHarness h, Random rng, BackendTensor xt, double[] x, RowNorm norm, BackendTensor weight, WeightLayout layout,
         BackendTensor? bias, MatMulEpilogue epilogue, double[] product, double[]? residual, bool fused, string what)
     {
+        var call = Call(h, rng, xt, x, norm, weight, layout, bias, epilogue, product, residual, what);
+        if (fused && call.Launches != 1) h.Fail($"{what}: {call.Launches} launches, the fused kernel is one");
+        if (!fused && call.Launches < 2) h.Fail($"{what}: {call.Launches} launch(es), the composed path is the norm and the product");
+        if (fused && !call.NormOutputKept) h.Fail($"{what}: the fused kernel wrote normOutput");
+        return call.Output;
+    }
+
+    /// <summary>
+    /// One NormMatMul into a fresh output (the residual for Accumulate, noise otherwise) and a scratch
+    /// normOutput of noise, checked against the reference, x checked unchanged; returns the output,
+    /// the launches it took and whether normOutput still holds its noise (the callers say which it must).
+    /// </summary>
+    internal static (float[] Output, long Launches, bool NormOutputKept) Call(GpuHarness h, Random rng, BackendTensor xt, double[] x, RowNorm norm,
+        BackendTensor weight, WeightLayout layout, BackendTensor? bias, MatMulEpilogue epilogue, double[] product, double[]? residual, string what)
+    {
         var be = h.Backend;
         int rows = (int)xt.Rows, k = (int)xt.Columns, nOut = product.Length / rows;
         residual ??= KernelData.Uniform(rng, rows * nOut, 1);
@@ -217,13 +232,11 @@ public class CudaNormMatMulTests
         };
         var output = h.Download(y);
         h.Check(output, expected, MaxNmse, what, normFloor: epilogue == MatMulEpilogue.GeluNew ? rows * nOut : 0);
-        if (fused && launches != 1) h.Fail($"{what}: {launches} launches, the fused kernel is one");
-        if (!fused && launches < 2) h.Fail($"{what}: {launches} launch(es), the composed path is the norm and the product");
-        if (fused && !h.Download(scratch).SequenceEqual(noise)) h.Fail($"{what}: the fused kernel wrote normOutput");
+        bool kept = h.Download(scratch).SequenceEqual(noise);
         if (!h.Download(xt).SequenceEqual(KernelData.ToFloats(x))) h.Fail($"{what}: x changed");
         be.Release(scratch);
         be.Release(y);
-        return output;
+        return (output, launches, kept);
     }
 
     /// <summary>A case NormMatMul composes: every epilogue, with the product's bias, against the reference.</summary>
