@@ -255,7 +255,7 @@ __device__ __forceinline__ void nnl_norm_fold_constants_impl(const void* w_, con
     const S* gamma = (const S*)gamma_;
     const S* beta = (const S*)beta_;
     int lane = threadIdx.x & 31;
-    for (long long r = ((long long)blockIdx.x * blockDim.x + threadIdx.x) >> 5; r < n_out; r += ((long long)gridDim.x * blockDim.x) >> 5)
+    for (size_t r = nnl_global_thread() >> 5; r < (size_t)n_out; r += nnl_grid_threads() >> 5)
     {
         double sc = 0.0, sd = 0.0;
         for (int j = lane; j < k; j += 32)
