@@ -12,7 +12,7 @@ show() { python3 -c '
 import json, sys
 for r in map(json.loads, open(sys.argv[1])):
     if "DecodeMillisecondsPerTokenMedian" in r:
-        print(sys.argv[2], "ms/token", round(r["DecodeMillisecondsPerTokenMedian"], 3), "min", round(r["DecodeMillisecondsPerTokenMin"], 3),
+        print(sys.argv[2], "ms/token", round(r["DecodeMillisecondsPerTokenMedian"], 3), "mean", r.get("DecodeMillisecondsPerTokenMean") and round(r["DecodeMillisecondsPerTokenMean"], 3), "min", round(r["DecodeMillisecondsPerTokenMin"], 3), "max", round(r["DecodeMillisecondsPerTokenMax"], 3),
               "bound", r.get("BoundMillisecondsPerToken"), "eff", r.get("Efficiency"), "host/step", r.get("CudaGraphHostMillisecondsPerStep"),
               "replays", r.get("CudaGraphReplays"), "fallbacks", r.get("CudaGraphFallbacks"),
               *(["gpu", round(r["CudaGraphGpuMillisecondsPerStep"], 3), "idle in step", round(r["CudaGraphIdleInStepMilliseconds"], 3),

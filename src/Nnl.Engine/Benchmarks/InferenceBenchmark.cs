@@ -196,6 +196,7 @@ public static class InferenceBenchmark
             DecodeMillisecondsPerTokenMedian = stepMedian,
             DecodeMillisecondsPerTokenMin = m.DecodeStepMilliseconds.Min(),
             DecodeMillisecondsPerTokenMax = m.DecodeStepMilliseconds.Max(),
+            DecodeMillisecondsPerTokenMean = m.DecodeStepMilliseconds.Average(),
             DecodeTokensPerSecond = stepMedian > 0 ? work.BatchSize * 1000.0 / stepMedian : 0,
             BoundMillisecondsPerToken = bound,
             // Nothing streamed (fully resident): no floor to compare against.

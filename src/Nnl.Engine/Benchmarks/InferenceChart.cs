@@ -118,7 +118,7 @@ public static class InferenceChart
         File.WriteAllText(path, Svg(points, title), new UTF8Encoding(false));
 
     private static string Tooltip(NnlInferenceBenchmark p) =>
-        $"{(p.BudgetBytes is { } b ? $"budget {b / (double)(1L << 30):0.##} GiB: " : "")}median {p.DecodeMillisecondsPerTokenMedian:0.###} ms/token (min {p.DecodeMillisecondsPerTokenMin:0.###}, max {p.DecodeMillisecondsPerTokenMax:0.###})";
+        $"{(p.BudgetBytes is { } b ? $"budget {b / (double)(1L << 30):0.##} GiB: " : "")}median {p.DecodeMillisecondsPerTokenMedian:0.###} ms/token (mean {p.DecodeMillisecondsPerTokenMean:0.###}, min {p.DecodeMillisecondsPerTokenMin:0.###}, max {p.DecodeMillisecondsPerTokenMax:0.###})";
 
     private static string Escape(string s) => SecurityElement.Escape(s) ?? "";
 

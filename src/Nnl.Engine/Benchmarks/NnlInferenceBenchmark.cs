@@ -33,9 +33,26 @@ public sealed record NnlInferenceBenchmark
     /// <summary>Prompt tokens (all sequences) per second of the prefill pass, median over repetitions.</summary>
     public required double PrefillTokensPerSecond { get; init; }
 
+    /// <summary>Median over every decode step of every recorded repetition.</summary>
     public required double DecodeMillisecondsPerTokenMedian { get; init; }
+
+    /// <summary>
+    /// The fastest and slowest decode step. With <see cref="GreedyPipeline"/> a step is the interval
+    /// between two tokens reaching the host, so these pair up around host delays: a token picked up late
+    /// (a garbage collection, the host recording the next step) lengthens one interval and shortens the
+    /// next, and the minimum can then lie below the GPU's own time for a step. The median and
+    /// <see cref="DecodeMillisecondsPerTokenMean"/> are the rate.
+    /// </summary>
     public required double DecodeMillisecondsPerTokenMin { get; init; }
+
+    /// <inheritdoc cref="DecodeMillisecondsPerTokenMin"/>
     public required double DecodeMillisecondsPerTokenMax { get; init; }
+
+    /// <summary>
+    /// Decode time of every recorded repetition over its steps: the rate a generation of this length
+    /// sees, unaffected by how pipelined intervals pair up (<see cref="DecodeMillisecondsPerTokenMin"/>).
+    /// </summary>
+    public double DecodeMillisecondsPerTokenMean { get; init; }
 
     /// <summary>Generated tokens (all sequences) per second at the median step time.</summary>
     public required double DecodeTokensPerSecond { get; init; }

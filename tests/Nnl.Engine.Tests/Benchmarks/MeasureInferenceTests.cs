@@ -149,6 +149,26 @@ public sealed class MeasureInferenceTests
         Assert.Equal(2, r.PrefetchDepth);
     }
 
+    /// <summary>
+    /// Pipelined step times pair up around a late pick-up (long, then short): the mean is the decode time
+    /// over the steps, which the median and the extremes need not be.
+    /// </summary>
+    [Fact]
+    public void The_mean_is_the_decode_time_over_the_steps()
+    {
+        using var dir = new TempDirectory();
+        using var model = LoadedModel.LoadCpu(TinyModel(dir));
+        var work = new BenchmarkWorkload(1, 4, 6, 0, 1, 3);
+        double[] steps = [1.44, 1.44, 2.10, 0.98, 1.44];   // mean 1.48, median 1.44
+        var m = new BenchmarkMeasurement([2.0], steps, null, null, Pipelined: true);
+        var r = InferenceBenchmark.ToRecord("tiny", model.Runner, new ModelLoadRequest { Path = "x" }, work, m, 0.1);
+        Assert.Equal(1.48, r.DecodeMillisecondsPerTokenMean, 12);
+        Assert.Equal(1.44, r.DecodeMillisecondsPerTokenMedian, 12);
+        Assert.Equal(0.98, r.DecodeMillisecondsPerTokenMin, 12);
+        Assert.Equal(2.10, r.DecodeMillisecondsPerTokenMax, 12);
+        Assert.True(r.GreedyPipeline);
+    }
+
     [Fact]
     public void Median_of_even_and_odd_counts()
     {
