@@ -90,55 +90,34 @@ def products_part(a, model, weight_bytes, copy_gbps):
     x0 = torch.randn(1, d, dtype=torch.float16, device=DEV) * 0.5
     bytes_products = sum(w.numel() * 2 for layer in conv for w in layer[0::2]) + head.numel() * 2
 
-    def run_conv(adds):
-        def fn():
-            x = x0
-            for wa, ba, wo, bo, wf, bf, wp, bp in conv:
-                qkv = torch.addmm(ba, x, wa)
-                o = torch.addmm(bo, qkv[:, :d], wo)
-                x = x + o if adds else o
-                h = torch.addmm(bf, x, wf)
-                if adds:
-                    h = F.gelu(h, approximate="tanh")
-                p = torch.addmm(bp, h, wp)
-                x = x + p if adds else p
-            return F.linear(x, head)
-        return fn
-
-    for adds in (False, True):
-        g = graphed(run_conv(adds))
-        ms, samples = per_call_ms(g.replay, a.samples, a.replays)
-        emit(part="products", layout="conv1d-addmm", adds=adds, ms=round(ms, 4), product_bytes=bytes_products,
-             product_gbps=round(bytes_products / (ms * 1e-3) / 1e9, 1),
-             of_copy=round(bytes_products / (ms * 1e-3) / 1e9 / copy_gbps, 4),
-             samples=[round(s, 4) for s in samples])
-        del g
-
     lin = [tuple(t.t().contiguous() if i % 2 == 0 else t for i, t in enumerate(layer)) for layer in conv]
+    # (layout, its weights, the product as transformers' Conv1D or nn.Linear computes it)
+    layouts = (("conv1d-addmm", conv, lambda x, w, b: torch.addmm(b, x, w)),
+               ("linear", lin, lambda x, w, b: F.linear(x, w, b)))
 
-    def run_linear(adds):
+    def chain(layers, product, adds):
         def fn():
             x = x0
-            for wa, ba, wo, bo, wf, bf, wp, bp in lin:
-                qkv = F.linear(x, wa, ba)
-                o = F.linear(qkv[:, :d], wo, bo)
+            for wa, ba, wo, bo, wf, bf, wp, bp in layers:
+                qkv = product(x, wa, ba)
+                o = product(qkv[:, :d], wo, bo)
                 x = x + o if adds else o
-                h = F.linear(x, wf, bf)
+                h = product(x, wf, bf)
                 if adds:
                     h = F.gelu(h, approximate="tanh")
-                p = F.linear(h, wp, bp)
+                p = product(h, wp, bp)
                 x = x + p if adds else p
             return F.linear(x, head)
         return fn
 
-    for adds in (False, True):
-        g = graphed(run_linear(adds))
-        ms, samples = per_call_ms(g.replay, a.samples, a.replays)
-        emit(part="products", layout="linear", adds=adds, ms=round(ms, 4), product_bytes=bytes_products,
-             product_gbps=round(bytes_products / (ms * 1e-3) / 1e9, 1),
-             of_copy=round(bytes_products / (ms * 1e-3) / 1e9 / copy_gbps, 4),
-             samples=[round(s, 4) for s in samples])
-        del g
+    for layout, layers, product in layouts:
+        for adds in (False, True):
+            g = graphed(chain(layers, product, adds))
+            ms, samples = per_call_ms(g.replay, a.samples, a.replays)
+            gbps = bytes_products / (ms * 1e-3) / 1e9
+            emit(part="products", layout=layout, adds=adds, ms=round(ms, 4), product_bytes=bytes_products,
+                 product_gbps=round(gbps, 1), of_copy=round(gbps / copy_gbps, 4), samples=[round(s, 4) for s in samples])
+            del g
     del lin
     torch.cuda.empty_cache()
 
