@@ -6,14 +6,16 @@
 set -uo pipefail
 source tools/gpu/bench_lib.sh
 export PYTHONUNBUFFERED=1
+# torch_run <model> [torch_resident.py options]: PyTorch's figures on /tmp/<model>, and what it warned of.
+torch_run() { local m=$1; shift; model $m
+  timeout 540 python3 tools/gpu/torch_resident.py /tmp/$m "$@" 2>"$OUT/torch-$m-stderr.log" | tee "$OUT/torch-$m.jsonl" | cut -c1-400
+  grep -iE "skipping cudagraph|warn|error" "$OUT/torch-$m-stderr.log" | sort | uniq -c | head -12; }
 part() {
   case $1 in
     nnl) model gpt2xl; for i in 1 2; do bench gpt2xl resident-$i 33 3 64GB; done ;;
-    torch) model gpt2xl; timeout 540 python3 tools/gpu/torch_resident.py /tmp/gpt2xl 2>"$OUT/torch-stderr.log" | tee "$OUT/torch-gpt2xl.jsonl" | cut -c1-400
-      grep -iE "skipping cudagraph|warn|error" "$OUT/torch-stderr.log" | sort | uniq -c | head -12 ;;
+    torch) torch_run gpt2xl ;;
     nnl-l13) model l13; bench l13 resident 17 2 64GB ;;
-    torch-l13) model l13; timeout 540 python3 tools/gpu/torch_resident.py /tmp/l13 --parts step,compiled --samples 5 --replays 8 2>"$OUT/torch-l13-stderr.log" | tee "$OUT/torch-l13.jsonl" | cut -c1-400
-      grep -iE "skipping cudagraph|warn|error" "$OUT/torch-l13-stderr.log" | sort | uniq -c | head -12 ;;
+    torch-l13) torch_run l13 --parts step,compiled --samples 5 --replays 8 ;;
     *) return 127 ;;
   esac; }
 run_parts part "$@"

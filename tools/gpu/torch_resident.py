@@ -2,8 +2,9 @@
 """What PyTorch and cuBLAS reach on the resident decode that issue 6's must-show 3 asks of Nnl: the same
 model files (from `nnl new-model`), the same GPU, the same run, and the ceiling measured there too.
 
-Parts (each prints one JSON line; a part that fails prints its error and the others go on):
-  copy       device-to-device copy of 256 MiB, counted read + write (Nnl's and bandwidthTest's convention).
+Always, first and last: the device-to-device copy of 256 MiB, counted read + write (Nnl's and
+bandwidthTest's convention), the ceiling the parts are compared to.
+Parts (each prints JSON lines; a part that fails prints its error and the others go on):
   products   the step's matrix products alone, as cuBLAS runs them, captured in one CUDA graph:
              every layer's c_attn, attention's c_proj, c_fc and the MLP's c_proj (each reading the one
              before's output), then lm_head; once as transformers calls them (Conv1D: addmm on the [in, out]
@@ -18,9 +19,9 @@ Timing: CUDA events around R back-to-back replays (the GPU never waits for the h
 Nnl's greedy pipeline), warm-up first, median of the samples; ms a step, weights GB/s (the model's
 parameter bytes, tied embeddings once, as `nnl bench` counts them) and that as a share of the copy.
 
-usage: torch_resident.py DIR [--parts copy,products,step,compiled] [--samples 9] [--replays 16]
+usage: torch_resident.py DIR [--parts products,step,compiled] [--samples 9] [--replays 16]
 """
-import argparse, json, statistics, sys, time, traceback
+import argparse, json, statistics, time, traceback
 import torch
 import torch.nn.functional as F
 
@@ -29,6 +30,11 @@ DEV = "cuda:0"
 
 def emit(**kw):
     print(json.dumps(kw), flush=True)
+
+
+def gbps(nbytes, ms):
+    """Decimal GB/s of nbytes moved in ms milliseconds."""
+    return nbytes / (ms * 1e-3) / 1e9
 
 
 def per_call_ms(fn, samples, replays, warm=3):
@@ -67,10 +73,10 @@ def copy_part(a):
     src = torch.empty(n, dtype=torch.uint8, device=DEV).random_()
     dst = torch.empty_like(src)
     ms, _ = per_call_ms(lambda: dst.copy_(src), a.samples, a.replays)
-    gbps = 2 * n / (ms * 1e-3) / 1e9
+    rate = gbps(2 * n, ms)
     del src, dst
-    emit(part="copy", bytes=n, ms=round(ms, 4), read_write_gbps=round(gbps, 1))
-    return gbps
+    emit(part="copy", bytes=n, ms=round(ms, 4), read_write_gbps=round(rate, 1))
+    return rate
 
 
 def load(a):
@@ -114,9 +120,9 @@ def products_part(a, model, weight_bytes, copy_gbps):
         for adds in (False, True):
             g = graphed(chain(layers, product, adds))
             ms, samples = per_call_ms(g.replay, a.samples, a.replays)
-            gbps = bytes_products / (ms * 1e-3) / 1e9
+            rate = gbps(bytes_products, ms)
             emit(part="products", layout=layout, adds=adds, ms=round(ms, 4), product_bytes=bytes_products,
-                 product_gbps=round(gbps, 1), of_copy=round(gbps / copy_gbps, 4), samples=[round(s, 4) for s in samples])
+                 product_gbps=round(rate, 1), of_copy=round(rate / copy_gbps, 4), samples=[round(s, 4) for s in samples])
             del g
     del lin
     torch.cuda.empty_cache()
@@ -150,9 +156,9 @@ def decoder(model, forward, a, length):
 
 
 def report_step(part, ms, samples, weight_bytes, copy_gbps, **extra):
-    gbps = weight_bytes / (ms * 1e-3) / 1e9
-    emit(part=part, ms_per_token=round(ms, 4), weight_bytes=weight_bytes, weight_gbps=round(gbps, 1),
-         of_copy=round(gbps / copy_gbps, 4), samples=[round(s, 4) for s in samples], **extra)
+    rate = gbps(weight_bytes, ms)
+    emit(part=part, ms_per_token=round(ms, 4), weight_bytes=weight_bytes, weight_gbps=round(rate, 1),
+         of_copy=round(rate / copy_gbps, 4), samples=[round(s, 4) for s in samples], **extra)
 
 
 def step_part(a, model, weight_bytes, copy_gbps):
@@ -184,7 +190,7 @@ def compiled_part(a, model, weight_bytes, copy_gbps):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("dir")
-    p.add_argument("--parts", default="copy,products,step,compiled")
+    p.add_argument("--parts", default="products,step,compiled")
     p.add_argument("--samples", type=int, default=9)
     p.add_argument("--replays", type=int, default=16)
     p.add_argument("--prompt-length", type=int, default=16)
