@@ -103,6 +103,48 @@ public class CudaGreedyPipelineTests : IDisposable
         Assert.Equal(before, pool.Statistics().AllocatedBytes);
     }
 
+    /// <summary>
+    /// A pipeline's first step runs with nothing in flight and is recorded in cut segments, the steps after
+    /// it whole: each form keeps its graphs, so once both are built a generation rebuilds none. One shared set of
+    /// graphs would be rebuilt at each switch, twice a generation. (A 9-token prompt: its prefill is
+    /// not graphed.)
+    /// </summary>
+    [GpuFact]
+    public void AWarmPipelinedGenerationRebuildsNoGraph()
+    {
+        Write("gpt2-f16");
+        using var gpu = LoadedModel.LoadGpu(_dir, Options(graphs: true));
+        var runner = (OffloadRunner)gpu.Runner;
+        var rng = new Random(43);
+        var prompt = Enumerable.Range(0, 9).Select(_ => rng.Next(gpu.Config.VocabSize)).ToArray();
+        List<int> Generate()
+        {
+            using var cache = runner.CreateKvCache(1, Capacity);
+            int first = Argmax(runner.Forward(TokenBatch.Single(prompt), cache));
+            using var pipeline = runner.CreateGreedyPipeline(cache)!;
+            pipeline.Enqueue(TokenBatch.Single([first], startPosition: prompt.Length), idsFromDevice: false);
+            var ids = new List<int>();
+            for (int step = 0; step < 6; step++)
+            {
+                if (step + 1 < 6) pipeline.Enqueue(TokenBatch.Single([-1], startPosition: prompt.Length + step + 1), idsFromDevice: true);
+                ids.Add(Assert.Single(pipeline.Take()));
+            }
+            return ids;
+        }
+        // The first generation builds both forms' graphs but the cut step's tail: a fresh runner's first
+        // step zeroes its split counters, stream work that ends its recording (a fallback).
+        var once = Generate();
+        var second = Generate();
+        var before = runner.GraphStatistics;
+        var third = Generate();
+        var after = runner.GraphStatistics;
+        _output.WriteLine($"after the first two {before}; after the third {after}");
+        Assert.Equal(once, second);
+        Assert.Equal(once, third);
+        Assert.Equal(before.Rebuilds, after.Rebuilds);
+        Assert.True(after.Replays - before.Replays >= 6, "the third generation's steps replay graphs");
+    }
+
     [GpuFact]
     public void ThePipelineRefusesWhatItCannotDoAndAStreamingPlanHasNone()
     {

@@ -59,7 +59,11 @@ internal sealed class CudaGraphStep : IDisposable
 
     private readonly CudaContext _context;
     private readonly bool _programmatic;       // consecutive kernels of a segment joined by programmatic edges (the sm90 kernel set)
-    private readonly List<Segment> _segments = new();
+    // Cut steps and whole steps (Begin) keep their own graphs: a greedy pipeline records its first step
+    // cut (nothing runs on the GPU yet) and every later one whole, and one shared set would be rebuilt at
+    // each switch, twice a generation.
+    private readonly List<Segment> _cutSegments = new(), _wholeSegments = new();
+    private List<Segment> _segments;
     private LaunchRecord _recording = new();
     private int _segment;                      // index of the segment being recorded
     private int _stepNodes, _stepUpdated;
@@ -75,6 +79,7 @@ internal sealed class CudaGraphStep : IDisposable
     {
         _context = context;
         _programmatic = KernelLibrary.UsesGridDependency(context);
+        _segments = _cutSegments;
     }
 
     /// <summary>True between <see cref="Begin"/> and the end of the step, unless it fell back.</summary>
@@ -115,12 +120,13 @@ internal sealed class CudaGraphStep : IDisposable
     /// Record everything after the first segment as one: the host records this step while the GPU still
     /// runs the one before (a greedy pipeline), so nothing is gained by starting early, and every segment
     /// boundary costs the GPU a drain and a launch (GPT-2-XL: 1.584 against 1.610 ms/token on the H200,
-    /// 2026-11-21).
+    /// 2026-11-21). Whole steps and cut ones keep separate graphs.
     /// </param>
     public void Begin(bool whole = false)
     {
         if (_state != State.Idle) throw new InvalidOperationException("A graph step is already open: end it (EndGraphStep) before beginning another.");
         _whole = whole;
+        _segments = whole ? _wholeSegments : _cutSegments;
         _timer?.Collect();
         _recording.Clear();
         _segment = 0;
@@ -296,8 +302,9 @@ internal sealed class CudaGraphStep : IDisposable
     public void Dispose()
     {
         _state = State.Idle;
-        foreach (var g in _segments) g.Dispose();
-        _segments.Clear();
+        foreach (var g in _cutSegments.Concat(_wholeSegments)) g.Dispose();
+        _cutSegments.Clear();
+        _wholeSegments.Clear();
         _timer?.Dispose();
         _timer = null;
         _recording.Clear();

@@ -23,7 +23,8 @@ public sealed partial class OffloadRunner : IModelRunner, IResidencyReport, INod
     private readonly long _previousBudget;
     private double _computeMs;
     private bool _graphStepOpen;
-    private bool _pipelinedPass;               // a greedy pipeline's pass: the GPU is busy with the one before
+    private bool _pipelinedPass;               // a greedy pipeline's pass behind one in flight: recorded whole
+    private GreedyPipeline.Slot[]? _idleSlots; // the last greedy pipeline's staging and events, for the next
     private bool _disposed;
 
     private OffloadRunner(OffloadPlan plan, DeviceMemoryPool pool, CudaBackend backend, PoolDeviceAllocator allocator,
@@ -183,6 +184,7 @@ public sealed partial class OffloadRunner : IModelRunner, IResidencyReport, INod
         try { _binder.Quiesce(); } catch (NnlException) { }
         _disk?.Dispose();
         _binder.Dispose();
+        foreach (var slot in _idleSlots ?? []) slot?.Dispose();
         _passStart.Dispose();
         _passEnd.Dispose();
         _backend.Dispose();

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# One device run (repo root, after tools/gpu/unpack.sh), thirteenth session: the greedy pipeline's
+# first step recorded in cut segments (this build) against the base engine (.device/base-Nnl.Engine.dll.xz,
+# main before the change), and the tests of the pipeline and the graph steps.
+# Part ab3 also ran the build with a throwaway switch, NNL_FIRST_STEP_WHOLE=1, that recorded the first
+# step whole as before (the runner's kept slots alone); main has no such switch.
+# usage: tools/gpu/session14.sh [ab|ab3|pipeline-tests|ceilings|timing|final|tests]...
+set -uo pipefail
+source tools/gpu/bench_lib.sh
+# warm2 <nnl> <model> <label> <tokens> <repetitions>: resident nnl bench after two warm-up generations.
+warm2() { $1 bench /tmp/$2 --device cuda --max-gpu-memory 64GB --prompt-length 16 --tokens $4 --repetitions $5 --warmup 2 --json > "$OUT/$2-$3.jsonl"
+  show "$OUT/$2-$3.jsonl" "$2 $3"; }
+part() {
+  case $1 in
+    ab) # Two warm-up generations: a fresh runner's first step falls back (its split counters' zeroing),
+      # so the cut step's graphs are built whole only in the second generation.
+      base_engine; model gpt2xl; model l13
+      for i in 1 2 3; do warm2 $N gpt2xl this-$i 33 3; warm2 /tmp/nnl-base/nnl gpt2xl base-$i 33 3; done
+      warm2 $N l13 this 17 2; warm2 /tmp/nnl-base/nnl l13 base 17 2 ;;
+    ab3) base_engine; model gpt2xl; model l13
+      for i in 1 2; do warm2 $N gpt2xl this-$i 33 3; NNL_FIRST_STEP_WHOLE=1 warm2 $N gpt2xl whole-$i 33 3; warm2 /tmp/nnl-base/nnl gpt2xl base-$i 33 3; done
+      warm2 $N l13 this 17 2; NNL_FIRST_STEP_WHOLE=1 warm2 $N l13 whole 17 2; warm2 /tmp/nnl-base/nnl l13 base 17 2 ;;
+    pipeline-tests)
+      gpu_tests pipeline-tests 300 -class Nnl.Engine.Tests.Offload.CudaGreedyPipelineTests -class Nnl.Engine.Tests.Offload.CudaGraphDecodeTests ;;
+    *) return 127 ;;
+  esac; }
+run_parts part "$@"
