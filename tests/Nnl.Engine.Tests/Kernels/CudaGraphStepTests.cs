@@ -265,8 +265,8 @@ public class CudaGraphStepTests
 
     /// <summary>
     /// A whole step (a greedy pipeline's: the GPU is busy with the step before): cuts after the first
-    /// segment record on, so the step is two segments however often it is cut, and sums in order; the
-    /// next step cut as usual builds its own segments again.
+    /// segment record on, so the step is two segments however often it is cut, and sums in order; a step
+    /// cut as usual builds segments of its own, and each form keeps its graphs for its next step.
     /// </summary>
     [GpuFact]
     public void AWholeStepIsTheFirstSegmentAndOneMore()
@@ -295,7 +295,14 @@ public class CudaGraphStepTests
         Step(whole: false);
         Assert.Equal(Sum(av, bv, cv, dv, av), h.Download(z));
         s = be.GraphStatistics;
-        Assert.Equal((2L, 2L + 3L, 4), (s.Replays, s.Rebuilds, s.LastNodeCount)); // segment 0 kept; 1, 2 and 3 built (each of 1 launch)
+        Assert.Equal((2L, 2L + 4L, 4), (s.Replays, s.Rebuilds, s.LastNodeCount)); // its own four segments of 1 launch
+        // Each form kept its graphs: switching back and forth (a greedy pipeline's first step is cut,
+        // the rest whole) rebuilds nothing.
+        Step(whole: true);
+        Step(whole: false);
+        Assert.Equal(Sum(av, bv, cv, dv, av), h.Download(z));
+        var again = be.GraphStatistics;
+        Assert.Equal((4L, 6L, s.NodeUpdates), (again.Replays, again.Rebuilds, again.NodeUpdates));
     }
 
     /// <summary>

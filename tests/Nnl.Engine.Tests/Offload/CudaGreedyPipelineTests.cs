@@ -131,8 +131,8 @@ public class CudaGreedyPipelineTests : IDisposable
             }
             return ids;
         }
-        // The first generation builds both forms' graphs but the cut step's tail: a fresh runner's first
-        // step zeroes its split counters, stream work that ends its recording (a fallback).
+        // A fresh runner's first step runs kernels once (the norm fold's constants) and falls back when it
+        // zeroes its split counters: the cut step's graphs are built in the second generation.
         var once = Generate();
         var second = Generate();
         var before = runner.GraphStatistics;
