@@ -104,10 +104,10 @@ public class CudaGreedyPipelineTests : IDisposable
     }
 
     /// <summary>
-    /// A pipeline's first step runs with nothing in flight and is recorded in cut segments, the steps after
-    /// it whole: each form keeps its graphs, so once both are built a generation rebuilds none. One shared set of
-    /// graphs would be rebuilt at each switch, twice a generation. (A 9-token prompt: its prefill is
-    /// not graphed.)
+    /// A pipeline's first step runs with nothing in flight and is recorded in cut segments, the steps
+    /// after it whole: each form keeps its graphs, so once both are built a generation rebuilds none.
+    /// One shared set of graphs would be rebuilt at each switch, twice a generation. (A 9-token prompt:
+    /// its prefill is not graphed.)
     /// </summary>
     [GpuFact]
     public void AWarmPipelinedGenerationRebuildsNoGraph()
