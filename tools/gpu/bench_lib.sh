@@ -18,9 +18,9 @@ for r in map(json.loads, open(sys.argv[1])):
               *(["gpu", round(r["CudaGraphGpuMillisecondsPerStep"], 3), "idle in step", round(r["CudaGraphIdleInStepMilliseconds"], 3),
                  "idle between", r.get("CudaGraphIdleBetweenStepsMilliseconds") and round(r["CudaGraphIdleBetweenStepsMilliseconds"], 3)]
                 if r.get("CudaGraphGpuMillisecondsPerStep") is not None else []))' "$1" "$2"; }
-# bench <model dir in /tmp> <label> <tokens> <repetitions> <budget> [VAR=value]...
+# bench <model dir in /tmp> <label> <tokens> <repetitions> <budget> [VAR=value]...; BENCH_ARGS adds nnl bench options
 bench() { local model=$1 label=$2 tokens=$3 reps=$4 budget=$5; shift 5
-  env "$@" $N bench /tmp/$model --device cuda --max-gpu-memory $budget --prompt-length 16 --tokens $tokens --repetitions $reps --json > "$OUT/$model-$label.jsonl"
+  env "$@" $N bench /tmp/$model --device cuda --max-gpu-memory $budget --prompt-length 16 --tokens $tokens --repetitions $reps ${BENCH_ARGS:-} --json > "$OUT/$model-$label.jsonl"
   show "$OUT/$model-$label.jsonl" "$model $label"; }
 # model gpt2xl|l13
 model() { case $1 in

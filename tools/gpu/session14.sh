@@ -7,19 +7,18 @@
 # usage: tools/gpu/session14.sh [ab|ab1|ab3|must-show|pipeline-tests|ceilings|timing|final|tests]...
 set -uo pipefail
 source tools/gpu/bench_lib.sh
-# warm2 <nnl> <model> <label> <tokens> <repetitions>: resident nnl bench after two warm-up generations.
-warm2() { $1 bench /tmp/$2 --device cuda --max-gpu-memory 64GB --prompt-length 16 --tokens $4 --repetitions $5 --warmup 2 --json > "$OUT/$2-$3.jsonl"
-  show "$OUT/$2-$3.jsonl" "$2 $3"; }
+# warm2 <nnl> <model> <label> <tokens> <repetitions> [VAR=value]...: resident nnl bench after two warm-up generations.
+warm2() { local n=$1; shift; N=$n BENCH_ARGS="--warmup 2" bench "${@:1:4}" 64GB "${@:5}"; }
 part() {
   case $1 in
     ab) # Two warm-up generations: a fresh runner's first step falls back (its split counters' zeroing),
-      # so the cut step's graphs are built whole only in the second generation.
+      # so the cut step's graphs are all built only in the second generation.
       base_engine; model gpt2xl; model l13
       for i in 1 2 3; do warm2 $N gpt2xl this-$i 33 3; warm2 /tmp/nnl-base/nnl gpt2xl base-$i 33 3; done
       warm2 $N l13 this 17 2; warm2 /tmp/nnl-base/nnl l13 base 17 2 ;;
     ab3) base_engine; model gpt2xl; model l13
-      for i in 1 2; do warm2 $N gpt2xl this-$i 33 3; NNL_FIRST_STEP_WHOLE=1 warm2 $N gpt2xl whole-$i 33 3; warm2 /tmp/nnl-base/nnl gpt2xl base-$i 33 3; done
-      warm2 $N l13 this 17 2; NNL_FIRST_STEP_WHOLE=1 warm2 $N l13 whole 17 2; warm2 /tmp/nnl-base/nnl l13 base 17 2 ;;
+      for i in 1 2; do warm2 $N gpt2xl this-$i 33 3; warm2 $N gpt2xl whole-$i 33 3 NNL_FIRST_STEP_WHOLE=1; warm2 /tmp/nnl-base/nnl gpt2xl base-$i 33 3; done
+      warm2 $N l13 this 17 2; warm2 $N l13 whole 17 2 NNL_FIRST_STEP_WHOLE=1; warm2 /tmp/nnl-base/nnl l13 base 17 2 ;;
     must-show)
       # Issue 6's four must-shows in one run (tools/gpu/offload/must_show.sh's parts), then resident
       # GPT-2-XL twice more.

@@ -46,6 +46,28 @@ public class CudaGreedyPipelineTests : IDisposable
         StreamAllNodes = streamAll,
     };
 
+    /// <summary>
+    /// The prompt's prefill through Forward and the host's argmax, then <paramref name="steps"/> decode steps
+    /// through the pipeline: the first fed by the host, each later one by the device, always one queued ahead.
+    /// </summary>
+    private static List<int> DecodePipelined(OffloadRunner runner, KvCache cache, int[] prompt, int steps)
+    {
+        int first = Argmax(runner.Forward(TokenBatch.Single(prompt), cache));
+        using var pipeline = runner.CreateGreedyPipeline(cache);
+        Assert.NotNull(pipeline);
+        pipeline.Enqueue(TokenBatch.Single([first], startPosition: prompt.Length), idsFromDevice: false);
+        var ids = new List<int>();
+        for (int step = 0; step < steps; step++)
+        {
+            if (step + 1 < steps)
+                pipeline.Enqueue(TokenBatch.Single([-1], startPosition: prompt.Length + step + 1), idsFromDevice: true);
+            Assert.Equal(step + 1 < steps ? 2 : 1, pipeline.Pending);
+            ids.Add(Assert.Single(pipeline.Take()));
+        }
+        Assert.Equal(0, pipeline.Pending);
+        return ids;
+    }
+
     [GpuTheory]
     [InlineData("gpt2-f16", true)]
     [InlineData("gpt2-f16", false)]
@@ -77,23 +99,10 @@ public class CudaGreedyPipelineTests : IDisposable
             }
 
             // The pipeline: the first step fed by the host, each later one by the device, always one queued ahead.
-            var actual = new List<int>();
+            List<int> actual;
             long replays = runner.GraphStatistics.Replays;
             using (var cache = runner.CreateKvCache(1, Capacity))
-            {
-                int first = Argmax(runner.Forward(TokenBatch.Single(prompt), cache));
-                using var pipeline = runner.CreateGreedyPipeline(cache);
-                Assert.NotNull(pipeline);
-                pipeline.Enqueue(TokenBatch.Single([first], startPosition: PromptLength), idsFromDevice: false);
-                for (int step = 0; step < DecodeSteps; step++)
-                {
-                    if (step + 1 < DecodeSteps)
-                        pipeline.Enqueue(TokenBatch.Single([-1], startPosition: PromptLength + step + 1), idsFromDevice: true);
-                    Assert.Equal(step + 1 < DecodeSteps ? 2 : 1, pipeline.Pending);
-                    actual.Add(Assert.Single(pipeline.Take()));
-                }
-                Assert.Equal(0, pipeline.Pending);
-            }
+                actual = DecodePipelined(runner, cache, prompt, DecodeSteps);
             _output.WriteLine($"{model}, graphs {graphs}: {string.Join(' ', actual)}; {runner.GraphStatistics}");
             Assert.Equal(expected, actual);
             if (graphs) Assert.True(runner.GraphStatistics.Replays - replays >= DecodeSteps - 1, "the pipelined steps replay graphs");
@@ -120,16 +129,7 @@ public class CudaGreedyPipelineTests : IDisposable
         List<int> Generate()
         {
             using var cache = runner.CreateKvCache(1, Capacity);
-            int first = Argmax(runner.Forward(TokenBatch.Single(prompt), cache));
-            using var pipeline = runner.CreateGreedyPipeline(cache)!;
-            pipeline.Enqueue(TokenBatch.Single([first], startPosition: prompt.Length), idsFromDevice: false);
-            var ids = new List<int>();
-            for (int step = 0; step < 6; step++)
-            {
-                if (step + 1 < 6) pipeline.Enqueue(TokenBatch.Single([-1], startPosition: prompt.Length + step + 1), idsFromDevice: true);
-                ids.Add(Assert.Single(pipeline.Take()));
-            }
-            return ids;
+            return DecodePipelined(runner, cache, prompt, 6);
         }
         // A fresh runner's first step runs kernels once (the norm fold's constants) and falls back when it
         // zeroes its split counters: the cut step's graphs are built in the second generation.

@@ -63,12 +63,12 @@ internal sealed class CudaGraphStep : IDisposable
     // cut (nothing runs on the GPU yet) and every later one whole, and one shared set would be rebuilt at
     // each switch, twice a generation.
     private readonly List<Segment> _cutSegments = new(), _wholeSegments = new();
-    private List<Segment> _segments;
     private LaunchRecord _recording = new();
     private int _segment;                      // index of the segment being recorded
     private int _stepNodes, _stepUpdated;
     private State _state;
     private bool _whole;                       // this step's segments after the first are one (Begin)
+    private List<Segment> Segments => _whole ? _wholeSegments : _cutSegments;  // the last or current step's form
     private long _replays, _nodeUpdates, _rebuilds, _fallbacks;
     private int _lastNodeCount, _lastUpdated;
     private string? _lastFallbackReason;
@@ -79,7 +79,6 @@ internal sealed class CudaGraphStep : IDisposable
     {
         _context = context;
         _programmatic = KernelLibrary.UsesGridDependency(context);
-        _segments = _cutSegments;
     }
 
     /// <summary>True between <see cref="Begin"/> and the end of the step, unless it fell back.</summary>
@@ -89,7 +88,7 @@ internal sealed class CudaGraphStep : IDisposable
     public bool InStep => _state != State.Idle;
 
     /// <summary>True while an executable graph is kept for the next step.</summary>
-    public bool HasGraph => _segments.Any(g => g.Exec is not null);
+    public bool HasGraph => Segments.Any(g => g.Exec is not null);
 
     public NnlCudaGraphStatistics Statistics
     {
@@ -126,7 +125,6 @@ internal sealed class CudaGraphStep : IDisposable
     {
         if (_state != State.Idle) throw new InvalidOperationException("A graph step is already open: end it (EndGraphStep) before beginning another.");
         _whole = whole;
-        _segments = whole ? _wholeSegments : _cutSegments;
         _timer?.Collect();
         _recording.Clear();
         _segment = 0;
@@ -227,8 +225,9 @@ internal sealed class CudaGraphStep : IDisposable
 
     private void LaunchSegment(CudaStream stream)
     {
-        if (_segment == _segments.Count) _segments.Add(new Segment());
-        var g = _segments[_segment++];
+        var segments = Segments;
+        if (_segment == segments.Count) segments.Add(new Segment());
+        var g = segments[_segment++];
         try
         {
             int updated;
